@@ -1,0 +1,272 @@
+"""Every state change of accounts goes through these functions; the API views, the
+admin and management commands call them."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
+
+from codexpanel import clock
+from codexpanel.errors import ActionError, rate_limited
+from codexpanel.net import client_ip
+
+from . import ratelimit
+from .groups import ADMINISTRATORS, ensure_default_groups
+from .models import USER_ID_VALIDATOR, USERNAME_VALIDATOR, EmailLoginCode, User
+from .signals import end_sessions
+
+# The README's example password; a production relay refuses to create an admin with it.
+SAMPLE_ADMIN_PASSWORD = "Admin778899"
+
+
+def _invalid_credentials() -> ActionError:
+    return ActionError("invalid_credentials", _("Invalid username or password."), 401)
+
+
+def _locked_for(*waits: float | None) -> float | None:
+    present = [w for w in waits if w]
+    return max(present) if present else None
+
+
+def authenticate_with_limits(request: HttpRequest, username: str, password: str) -> User:
+    """Check a username and password under the login policies (IAM-6).
+
+    A locked username or address answers 429 before the password is looked at. A wrong
+    password, an unknown username and a disabled account all give the same answer."""
+    ip = client_ip(request)
+    by_username, by_ip = ratelimit.login_by_username(), ratelimit.login_by_ip()
+    wait = _locked_for(by_ip.retry_after(ip), by_username.retry_after(username))
+    if wait:
+        raise rate_limited(wait)
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        by_username.hit(username)
+        by_ip.hit(ip)
+        raise _invalid_credentials()
+    by_username.reset(username)
+    return user
+
+
+def _validate_new_password(password: str, user: User) -> None:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ActionError("invalid_password", " ".join(exc.messages), 400) from exc
+
+
+def register_user(*, username: str, password: str, email: str = "") -> User:
+    """Self-service registration (IAM-5), when the relay has it switched on."""
+    if not settings.CODEXPANEL_REGISTRATION_ENABLED:
+        raise ActionError(
+            "registration_closed", _("Registration is closed on this relay."), 403
+        )
+    username = User.normalize_username(username.strip())
+    try:
+        USERNAME_VALIDATOR(username)
+    except ValidationError as exc:
+        raise ActionError("invalid_username", " ".join(exc.messages), 400) from exc
+    email = User.objects.normalize_email(email.strip())
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise ActionError("invalid_email", _("Enter a valid email address."), 400) from exc
+    candidate = User(username=username, email=email)
+    _validate_new_password(password, candidate)
+    if User.objects.filter(username__iexact=username).exists():
+        raise ActionError("username_taken", _("That username is already taken."), 409)
+    if email and User.objects.filter(email__iexact=email).exists():
+        raise ActionError("email_taken", _("That email address is already in use."), 409)
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(username, password, email=email)
+    except IntegrityError as exc:  # a concurrent registration won the name
+        raise ActionError("username_taken", _("That username is already taken."), 409) from exc
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    created: bool
+    user: User | None
+    message: str
+
+
+def bootstrap_first_admin(
+    *, username: str, password: str, user_id: str = "", production: bool
+) -> BootstrapResult:
+    """Create the first administrator from CODEXPANEL_ADMIN_* once (IAM-3).
+
+    Idempotent: when that admin exists nothing changes, its password included. Refuses to
+    promote an existing non-admin account of the same name (someone may have registered
+    it first) and, in production, the README's sample password and weak passwords."""
+    username = username.strip()
+    if not username:
+        return BootstrapResult(False, None, "CODEXPANEL_ADMIN_USERNAME is not set; no admin bootstrapped.")
+    admins = ensure_default_groups().user_set
+    existing = User.objects.filter(username__iexact=username).first()
+    if existing is not None:
+        if not admins.filter(pk=existing.pk).exists():
+            raise ActionError(
+                "bootstrap_conflict",
+                f"User {existing.username!r} exists but is not in {ADMINISTRATORS}; "
+                "refusing to promote it. Choose another CODEXPANEL_ADMIN_USERNAME or grant "
+                "the group from the admin.",
+                409,
+            )
+        return BootstrapResult(
+            False, existing, f"Admin {existing.username!r} already exists; password unchanged."
+        )
+    if admins.exists():
+        return BootstrapResult(
+            False, None, "An administrator already exists; CODEXPANEL_ADMIN_* only creates the first one."
+        )
+    if not password:
+        raise ActionError("bootstrap_invalid", "CODEXPANEL_ADMIN_PASSWORD is required to create the first admin.")
+    if production and password == SAMPLE_ADMIN_PASSWORD:
+        raise ActionError(
+            "bootstrap_invalid",
+            "CODEXPANEL_ADMIN_PASSWORD is the README's sample password; choose your own.",
+        )
+    fields: dict[str, str] = {}
+    if user_id:
+        try:
+            USER_ID_VALIDATOR(user_id)
+        except ValidationError as exc:
+            raise ActionError("bootstrap_invalid", f"CODEXPANEL_ADMIN_USER_ID: {' '.join(exc.messages)}") from exc
+        fields["user_id"] = user_id
+    if production:
+        _validate_new_password(password, User(username=username))
+    with transaction.atomic():
+        user = User.objects.create_superuser(username, password, **fields)
+    return BootstrapResult(True, user, f"Created admin {user.username!r} (userId {user.user_id}).")
+
+
+# --- Sessions end (IAM-9) --------------------------------------------------------------
+
+
+def disable_user(user: User) -> None:
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def enable_user(user: User) -> None:
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+
+
+def set_user_groups(user: User, groups: Iterable[Group]) -> None:
+    user.groups.set(list(groups))
+
+
+def reset_password(user: User, new_password: str) -> None:
+    _validate_new_password(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+
+
+def end_all_sessions(user: User) -> None:
+    end_sessions(user)
+
+
+# --- Email-code sign-in (IAM-7) ---------------------------------------------------------
+
+
+def _invalid_code() -> ActionError:
+    return ActionError("invalid_code", _("The code is wrong or has expired."), 401)
+
+
+def request_email_code(request: HttpRequest, email: str) -> None:
+    """Mail a six-digit sign-in code. The answer is the same whether or not an account
+    uses the address."""
+    ip = client_ip(request)
+    by_ip = ratelimit.email_code_by_ip()
+    wait = by_ip.retry_after(ip)
+    if wait:
+        raise rate_limited(wait)
+    by_ip.hit(ip)
+    now = clock.now()
+    max_codes = settings.CODEXPANEL_EMAIL_CODE_MAX_CODES
+    with transaction.atomic():
+        EmailLoginCode.objects.filter(expires_at__lte=now).delete()
+        if EmailLoginCode.objects.filter(used_at__isnull=True).count() >= max_codes:
+            raise ActionError(
+                "email_code_capacity",
+                _("Too many sign-in codes are outstanding. Try again in a few minutes."),
+                429,
+                retry_after=60,
+            )
+        user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+        if user is None:
+            return
+        # One live code per user: a new request replaces the previous one.
+        EmailLoginCode.objects.filter(user=user).delete()
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        ttl = timedelta(seconds=settings.CODEXPANEL_EMAIL_CODE_TTL_SECONDS)
+        EmailLoginCode.objects.create(
+            user=user,
+            code_hash=EmailLoginCode.hash_code(user.pk, code),
+            created_at=now,
+            expires_at=now + ttl,
+        )
+        minutes = settings.CODEXPANEL_EMAIL_CODE_TTL_SECONDS // 60
+        subject = _("Your codexpanel sign-in code")
+        body = _(
+            "Your codexpanel sign-in code is %(code)s. It expires in %(minutes)d minutes "
+            "and works once. If you did not ask for it, ignore this email."
+        ) % {"code": code, "minutes": minutes}
+        address = user.email
+        transaction.on_commit(
+            lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        )
+
+
+def verify_email_code(request: HttpRequest, email: str, code: str) -> User:
+    """Exchange a mailed code for a sign-in. Codes are single-use, expire, and die after
+    CODEXPANEL_EMAIL_CODE_MAX_VERIFY_ATTEMPTS wrong tries; wrong tries also count as
+    failed sign-ins from the caller's address."""
+    ip = client_ip(request)
+    by_ip = ratelimit.login_by_ip()
+    wait = by_ip.retry_after(ip)
+    if wait:
+        raise rate_limited(wait)
+    now = clock.now()
+    max_attempts = settings.CODEXPANEL_EMAIL_CODE_MAX_VERIFY_ATTEMPTS
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+        record = None
+        if user is not None:
+            record = (
+                EmailLoginCode.objects.select_for_update()
+                .filter(user=user, used_at__isnull=True, expires_at__gt=now)
+                .order_by("-created_at")
+                .first()
+            )
+        matched = (
+            record is not None
+            and record.is_live(now, max_attempts)
+            and constant_time_compare(record.code_hash, EmailLoginCode.hash_code(user.pk, code))
+        )
+        if record is not None:
+            if matched:
+                record.used_at = now
+            else:
+                record.failed_attempts += 1
+            record.save(update_fields=["used_at", "failed_attempts"])
+    if not matched:
+        by_ip.hit(ip)
+        raise _invalid_code()
+    return user

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+# Custom permission scopes (IAM-2). They are granted only through permission groups.
+SCOPES: dict[str, str] = {
+    "access_admin": "Use the operators' console (/admin/)",
+    "manage_users": "Enable, disable and reset users; assign permission groups",
+    "operate_any_device": "Read and command any user's devices",
+    "adjust_wallet": "Recharge, gift, deduct and correct wallet balances",
+    "manage_cards": "Grant, renew and revoke monthly cards",
+}
+
+USER_ID_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+    _("A user id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."),
+)
+USERNAME_VALIDATOR = RegexValidator(
+    r"^[\w.@+-]{1,150}$",
+    _("A username is 1-150 letters, digits or . @ + - _ characters."),
+)
+
+
+def generate_user_id() -> str:
+    return "u" + secrets.token_hex(8)
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Usernames are unique regardless of case, so sign-in ignores case too.
+        return self.get(username__iexact=username)
+
+    def create_user(
+        self, username: str, password: str | None = None, **fields: Any
+    ) -> User:
+        user = self.model(username=self.model.normalize_username(username), **fields)
+        user.email = self.normalize_email(user.email)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(
+        self, username: str, password: str | None = None, **fields: Any
+    ) -> User:
+        """`createsuperuser`: a user in the Administrators permission group."""
+        from .groups import ensure_default_groups
+
+        user = self.create_user(username, password, **fields)
+        user.groups.add(ensure_default_groups())
+        return user
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """An account. Permissions come only from its permission groups (IAM-2): there is no
+    superuser flag, no per-user permission and no role field."""
+
+    username = models.CharField(
+        _("username"), max_length=150, unique=True, validators=[USERNAME_VALIDATOR]
+    )
+    user_id = models.CharField(
+        _("user id"),
+        max_length=64,
+        unique=True,
+        default=generate_user_id,
+        validators=[USER_ID_VALIDATOR],
+        help_text=_("Stable public id used by the agent and the API."),
+    )
+    email = models.EmailField(_("email address"), blank=True, default="")
+    is_active = models.BooleanField(
+        _("enabled"),
+        default=True,
+        help_text=_("Disabled users cannot sign in; disabling ends their sessions."),
+    )
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Part of the session hash: bumping it ends every session of this user at their next
+    # request, in every relay process, without enumerating session rows.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
+
+    # Removing the inherited fields keeps IAM-2 true by construction.
+    is_superuser = False
+    user_permissions = None
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="accounts_user_email_ci_unique",
+            ),
+        ]
+        permissions = list(SCOPES.items())
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def is_staff(self) -> bool:
+        """Django admin's gate: the access_admin scope from a group."""
+        return self.is_active and self.has_perm("accounts.access_admin")
+
+    def scopes(self) -> list[str]:
+        """The custom scopes this user holds through groups, e.g. ['manage_users']."""
+        return sorted(
+            perm.split(".", 1)[1]
+            for perm in self.get_all_permissions()
+            if perm.startswith("accounts.") and perm.split(".", 1)[1] in SCOPES
+        )
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> User:
+        instance = super().from_db(db, field_names, values)
+        instance._remember_security_state()
+        return instance
+
+    def _remember_security_state(self) -> None:
+        self._loaded_security = (self.__dict__.get("is_active"), self.__dict__.get("password"))
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Disabling a user or changing their password ends their sessions and live
+        sockets (IAM-9), whichever path made the change: action, admin form or shell."""
+        from .signals import announce_sessions_ended
+
+        was_active, old_password = getattr(self, "_loaded_security", (None, None))
+        disabled = was_active is True and not self.is_active
+        password_changed = old_password is not None and old_password != self.password
+        if disabled:
+            # The password hash is already part of the session hash; disabling needs
+            # the epoch.
+            self.session_epoch += 1
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "session_epoch"}
+        super().save(*args, **kwargs)
+        self._remember_security_state()
+        if disabled or password_changed:
+            announce_sessions_ended(self)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        return salted_hmac(
+            "codexpanel.accounts.User.session",
+            f"{self.password}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+
+class RateLimitBucket(models.Model):
+    """Attempts counted for one key of one named policy (see accounts/ratelimit.py).
+
+    Kept in the database so every relay process sees the same counts and the number of
+    tracked keys can be bounded exactly."""
+
+    policy = models.CharField(max_length=64)
+    key = models.CharField(max_length=64, help_text="sha256 of the identifier")
+    count = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "key"], name="ratelimit_policy_key_unique")
+        ]
+        indexes = [models.Index(fields=["policy", "updated_at"])]
+
+
+class EmailLoginCode(models.Model):
+    """A six-digit sign-in code (IAM-7). Only an HMAC of the code is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "used_at"])]
+
+    @staticmethod
+    def hash_code(user_pk: int, code: str) -> str:
+        return salted_hmac("codexpanel.accounts.EmailLoginCode", f"{user_pk}:{code}").hexdigest()
+
+    def is_live(self, now: Any, max_attempts: int) -> bool:
+        return self.used_at is None and self.expires_at > now and (
+            self.failed_attempts < max_attempts
+        )

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class CodexpanelConfig(AppConfig):
+    default = True
+    name = "codexpanel"
+    verbose_name = "codexpanel relay"
+
+
+class CodexpanelAdminConfig(admin_apps.AdminConfig):
+    """Django admin with the relay's own site: sign-in under the login policies."""
+
+    default = False
+    default_site = "codexpanel.admin.CodexpanelAdminSite"

@@ -1,0 +1,209 @@
+"""Relay settings, read from the environment (django-environ).
+
+Embedded default (nothing set but DEBUG=true): SQLite file, in-memory channel layer,
+local-memory cache. Production: DATABASE_URL (PostgreSQL) and REDIS_URL (channel layer and
+cache shared by every ASGI process). The README's configuration table lists every variable.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# The session secret is Django's SECRET_KEY. Development gets a fixed key so sessions
+# survive restarts of the dev relay; production must bring its own.
+_DEV_SECRET = "dev-only-secret-key-codexpanel-not-for-production-use-0123456789"
+SECRET_KEY = env.str("CODEXPANEL_SESSION_SECRET", default=_DEV_SECRET if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "CODEXPANEL_SESSION_SECRET is required when DEBUG is off: set it to a long random "
+        "string (for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    # daphne first: its runserver serves both HTTP and WebSockets in development.
+    "daphne",
+    "codexpanel.apps.CodexpanelAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "codexpanel",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "codexpanel.urls"
+ASGI_APPLICATION = "codexpanel.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # One writer at a time: wait for the lock instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "codexpanel"},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "codexpanel",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.GroupScopeBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+SESSION_COOKIE_NAME = "codexpanel_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env.bool("CODEXPANEL_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "codexpanel.errors.csrf_failure"
+
+SECURE_SSL_REDIRECT = env.bool("CODEXPANEL_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("CODEXPANEL_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("CODEXPANEL_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("CODEXPANEL_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool("CODEXPANEL_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies in front of the relay append to X-Forwarded-For. 0 means the
+# socket's address is the client: trusting a header nobody strips would let any client
+# pick its own rate-limit bucket.
+CODEXPANEL_TRUSTED_PROXY_COUNT = env.int("CODEXPANEL_TRUSTED_PROXY_COUNT", default=0)
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+# Development serves static files from the finders; production from collectstatic's output.
+STATIC_ROOT = None if DEBUG else env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+EMAIL_CONFIG = env.email_url(
+    "EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"
+)
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="codexpanel <noreply@localhost>")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "codexpanel.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "codexpanel relay API",
+    "DESCRIPTION": "Accounts, desktop pairing, devices, commands and events.",
+    "VERSION": None,  # filled from the release version in codexpanel.urls
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Accounts (SPEC §1) -----------------------------------------------------------------
+CODEXPANEL_ADMIN_USERNAME = env.str("CODEXPANEL_ADMIN_USERNAME", default="")
+CODEXPANEL_ADMIN_USER_ID = env.str("CODEXPANEL_ADMIN_USER_ID", default="")
+CODEXPANEL_ADMIN_PASSWORD = env.str("CODEXPANEL_ADMIN_PASSWORD", default="")
+# Omitted: open while developing, closed in production (IAM-5).
+CODEXPANEL_REGISTRATION_ENABLED = env.bool("CODEXPANEL_REGISTRATION_ENABLED", default=DEBUG)
+CODEXPANEL_REGISTRATION_RATE = env.str("CODEXPANEL_REGISTRATION_RATE", default="10/h")
+
+CODEXPANEL_LOGIN_MAX_ATTEMPTS = env.int("CODEXPANEL_LOGIN_MAX_ATTEMPTS", default=8)
+CODEXPANEL_LOGIN_IP_MAX_ATTEMPTS = env.int("CODEXPANEL_LOGIN_IP_MAX_ATTEMPTS", default=24)
+CODEXPANEL_LOGIN_WINDOW_MS = env.int("CODEXPANEL_LOGIN_WINDOW_MS", default=900_000)
+CODEXPANEL_LOGIN_LOCKOUT_MS = env.int("CODEXPANEL_LOGIN_LOCKOUT_MS", default=900_000)
+CODEXPANEL_LOGIN_MAX_BUCKETS = env.int("CODEXPANEL_LOGIN_MAX_BUCKETS", default=5000)
+
+CODEXPANEL_EMAIL_CODE_IP_MAX_ATTEMPTS = env.int("CODEXPANEL_EMAIL_CODE_IP_MAX_ATTEMPTS", default=10)
+CODEXPANEL_EMAIL_CODE_IP_WINDOW_MS = env.int("CODEXPANEL_EMAIL_CODE_IP_WINDOW_MS", default=900_000)
+CODEXPANEL_EMAIL_CODE_MAX_VERIFY_ATTEMPTS = env.int(
+    "CODEXPANEL_EMAIL_CODE_MAX_VERIFY_ATTEMPTS", default=8
+)
+CODEXPANEL_EMAIL_CODE_MAX_CODES = env.int("CODEXPANEL_EMAIL_CODE_MAX_CODES", default=5000)
+CODEXPANEL_EMAIL_CODE_TTL_SECONDS = env.int("CODEXPANEL_EMAIL_CODE_TTL_SECONDS", default=600)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
