@@ -30,7 +30,7 @@ from .models import USER_ID_VALIDATOR, USERNAME_VALIDATOR, EmailLoginCode, User
 from .signals import end_sessions
 
 # The README's example password; a production relay refuses to create an admin with it.
-SAMPLE_ADMIN_PASSWORD = "Admin778899"
+SAMPLE_ADMIN_PASSWORD = "Admin778899"  # noqa: S105 - the value refused, not a credential
 
 
 def _invalid_credentials() -> ActionError:
@@ -71,9 +71,7 @@ def _validate_new_password(password: str, user: User) -> None:
 def register_user(*, username: str, password: str, email: str = "") -> User:
     """Self-service registration (IAM-5), when the relay has it switched on."""
     if not settings.CODEXPANEL_REGISTRATION_ENABLED:
-        raise ActionError(
-            "registration_closed", _("Registration is closed on this relay."), 403
-        )
+        raise ActionError("registration_closed", _("Registration is closed on this relay."), 403)
     username = User.normalize_username(username.strip())
     try:
         USERNAME_VALIDATOR(username)
@@ -115,7 +113,9 @@ def bootstrap_first_admin(
     it first) and, in production, the README's sample password and weak passwords."""
     username = username.strip()
     if not username:
-        return BootstrapResult(False, None, "CODEXPANEL_ADMIN_USERNAME is not set; no admin bootstrapped.")
+        return BootstrapResult(
+            False, None, "CODEXPANEL_ADMIN_USERNAME is not set; no admin bootstrapped."
+        )
     admins = ensure_default_groups().user_set
     existing = User.objects.filter(username__iexact=username).first()
     if existing is not None:
@@ -132,10 +132,14 @@ def bootstrap_first_admin(
         )
     if admins.exists():
         return BootstrapResult(
-            False, None, "An administrator already exists; CODEXPANEL_ADMIN_* only creates the first one."
+            False,
+            None,
+            "An administrator already exists; CODEXPANEL_ADMIN_* only creates the first one.",
         )
     if not password:
-        raise ActionError("bootstrap_invalid", "CODEXPANEL_ADMIN_PASSWORD is required to create the first admin.")
+        raise ActionError(
+            "bootstrap_invalid", "CODEXPANEL_ADMIN_PASSWORD is required to create the first admin."
+        )
     if production and password == SAMPLE_ADMIN_PASSWORD:
         raise ActionError(
             "bootstrap_invalid",
@@ -146,7 +150,9 @@ def bootstrap_first_admin(
         try:
             USER_ID_VALIDATOR(user_id)
         except ValidationError as exc:
-            raise ActionError("bootstrap_invalid", f"CODEXPANEL_ADMIN_USER_ID: {' '.join(exc.messages)}") from exc
+            raise ActionError(
+                "bootstrap_invalid", f"CODEXPANEL_ADMIN_USER_ID: {' '.join(exc.messages)}"
+            ) from exc
         fields["user_id"] = user_id
     if production:
         _validate_new_password(password, User(username=username))

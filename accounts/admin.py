@@ -40,13 +40,19 @@ class UserAdmin(DjangoUserAdmin):
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "email", "usable_password",
-                                                 "password1", "password2")}),
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "usable_password", "password1", "password2"),
+            },
+        ),
     )
     actions = ["disable_users", "enable_users", "end_sessions"]
 
-    @admin.action(description=_("Disable selected users (ends their sessions)"),
-                  permissions=["change"])
+    @admin.action(
+        description=_("Disable selected users (ends their sessions)"), permissions=["change"]
+    )
     def disable_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset.filter(is_active=True):
             actions.disable_user(user)

@@ -18,7 +18,8 @@ class AccountsConfig(AppConfig):
         from .models import User
         from .signals import groups_changed
 
-        m2m_changed.connect(groups_changed, sender=User.groups.through,
-                            dispatch_uid="accounts.groups_changed")
+        m2m_changed.connect(
+            groups_changed, sender=User.groups.through, dispatch_uid="accounts.groups_changed"
+        )
         # After every app's migrate, so Administrators also gets permissions added later.
         post_migrate.connect(_ensure_groups, dispatch_uid="accounts.ensure_groups")

@@ -42,9 +42,7 @@ class UserManager(BaseUserManager["User"]):
         # Usernames are unique regardless of case, so sign-in ignores case too.
         return self.get(username__iexact=username)
 
-    def create_user(
-        self, username: str, password: str | None = None, **fields: Any
-    ) -> User:
+    def create_user(self, username: str, password: str | None = None, **fields: Any) -> User:
         user = self.model(username=self.model.normalize_username(username), **fields)
         user.email = self.normalize_email(user.email)
         user.set_password(password)
@@ -52,9 +50,7 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
-    def create_superuser(
-        self, username: str, password: str | None = None, **fields: Any
-    ) -> User:
+    def create_superuser(self, username: str, password: str | None = None, **fields: Any) -> User:
         """`createsuperuser`: a user in the Administrators permission group."""
         from .groups import ensure_default_groups
 
@@ -185,6 +181,9 @@ class RateLimitBucket(models.Model):
         ]
         indexes = [models.Index(fields=["policy", "updated_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.policy}:{self.key[:12]} ({self.count})"
+
 
 class EmailLoginCode(models.Model):
     """A six-digit sign-in code (IAM-7). Only an HMAC of the code is stored."""
@@ -199,11 +198,14 @@ class EmailLoginCode(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "used_at"])]
 
+    def __str__(self) -> str:
+        return f"sign-in code for {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
     @staticmethod
     def hash_code(user_pk: int, code: str) -> str:
         return salted_hmac("codexpanel.accounts.EmailLoginCode", f"{user_pk}:{code}").hexdigest()
 
     def is_live(self, now: Any, max_attempts: int) -> bool:
-        return self.used_at is None and self.expires_at > now and (
-            self.failed_attempts < max_attempts
+        return (
+            self.used_at is None and self.expires_at > now and (self.failed_attempts < max_attempts)
         )

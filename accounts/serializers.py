@@ -9,18 +9,18 @@ from .models import User
 
 
 class UserSerializer(serializers.Serializer):
-    userId = serializers.CharField(source="user_id")  # noqa: N815 - wire name
+    userId = serializers.CharField(source="user_id")
     username = serializers.CharField()
     email = serializers.EmailField(allow_blank=True)
     scopes = serializers.ListField(child=serializers.CharField())
-    isAdmin = serializers.BooleanField(source="is_staff")  # noqa: N815
+    isAdmin = serializers.BooleanField(source="is_staff")
 
 
 class AuthStatusSerializer(serializers.Serializer):
     authenticated = serializers.BooleanField()
     user = UserSerializer(allow_null=True)
-    registrationEnabled = serializers.BooleanField()  # noqa: N815
-    csrfToken = serializers.CharField()  # noqa: N815
+    registrationEnabled = serializers.BooleanField()
+    csrfToken = serializers.CharField()
 
 
 class SignedInSerializer(serializers.Serializer):

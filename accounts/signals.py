@@ -25,14 +25,15 @@ def end_sessions(user: Any) -> None:
     announce_sessions_ended(user)
 
 
-def groups_changed(sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any,
-                   **kwargs: Any) -> None:
+def groups_changed(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any, **kwargs: Any
+) -> None:
     """A change of permission groups ends the sessions it touches (IAM-9), from either
     side of the relation: user.groups.add(...) or group.user_set.remove(...)."""
     from django.contrib.auth import get_user_model
 
     if not reverse:
-        if action in {"post_add", "post_remove"} and pk_set or action == "post_clear":
+        if (action in {"post_add", "post_remove"} and pk_set) or action == "post_clear":
             end_sessions(instance)
         return
     members = get_user_model().objects.all()

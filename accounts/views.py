@@ -22,7 +22,8 @@ from rest_framework.views import APIView
 
 from codexpanel.net import client_ip
 
-from . import actions, ratelimit as policies
+from . import actions
+from . import ratelimit as policies
 from .serializers import (
     AuthStatusSerializer,
     EmailCodeRequestSerializer,

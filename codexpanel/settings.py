@@ -19,7 +19,7 @@ DEBUG = env.bool("DEBUG", default=False)
 
 # The session secret is Django's SECRET_KEY. Development gets a fixed key so sessions
 # survive restarts of the dev relay; production must bring its own.
-_DEV_SECRET = "dev-only-secret-key-codexpanel-not-for-production-use-0123456789"
+_DEV_SECRET = "dev-only-secret-key-codexpanel-not-for-production-use-0123456789"  # noqa: S105
 SECRET_KEY = env.str("CODEXPANEL_SESSION_SECRET", default=_DEV_SECRET if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
@@ -206,4 +206,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
-

@@ -6,7 +6,7 @@ os.environ.setdefault("CODEXPANEL_SESSION_SECRET", "tests-" + "s3cr3t-" * 8)
 os.environ.setdefault("CODEXPANEL_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
-from codexpanel.settings import *  # noqa: E402, F403
+from codexpanel.settings import *  # noqa: F403
 
 # The real hasher is PBKDF2 (tests/test_settings.py proves it); hundreds of sign-ins per
 # run would spend minutes in it.

@@ -100,7 +100,9 @@ def test_a_code_dies_after_eight_wrong_tries(post, alice):
 def test_wrong_codes_count_as_failed_sign_ins_from_the_address(post, alice):
     code = request_code(post)
     for _ in range(24):
-        verify(post, "000000" if code != "000000" else "111111", email="x@example.com", ip="192.0.2.9")
+        verify(
+            post, "000000" if code != "000000" else "111111", email="x@example.com", ip="192.0.2.9"
+        )
     locked = verify(post, code, ip="192.0.2.9")
     assert locked.status_code == 429
 

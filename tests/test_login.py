@@ -22,8 +22,14 @@ def test_login_with_the_right_password_signs_in_and_rotates_the_session(client: 
     user = make_user("alice", email="alice@example.com")
     client.get("/api/iam/auth/status")
     client.session.save()
-    before = client.cookies["codexpanel_session"].value if "codexpanel_session" in client.cookies else None
-    response = client.post(LOGIN, {"username": "alice", "password": PASSWORD}, content_type="application/json")
+    before = (
+        client.cookies["codexpanel_session"].value
+        if "codexpanel_session" in client.cookies
+        else None
+    )
+    response = client.post(
+        LOGIN, {"username": "alice", "password": PASSWORD}, content_type="application/json"
+    )
     assert response.status_code == 200
     assert response.json()["user"]["userId"] == user.user_id
     assert response.json()["user"]["username"] == "alice"

@@ -25,7 +25,9 @@ def _open(settings):
 
 
 def test_registration_creates_a_user_and_signs_them_in(client: Client, post):
-    response = post(REGISTER, {"username": "newbie", "password": PASSWORD, "email": "n@example.com"})
+    response = post(
+        REGISTER, {"username": "newbie", "password": PASSWORD, "email": "n@example.com"}
+    )
     assert response.status_code == 201
     user = User.objects.get(username="newbie")
     assert response.json()["user"]["userId"] == user.user_id
@@ -84,19 +86,35 @@ def test_bad_registration_input_gets_a_clear_error_and_changes_nothing(post, bod
 def test_registration_is_rate_limited_per_address(post, settings):
     settings.CODEXPANEL_REGISTRATION_RATE = "3/h"
     for n in range(3):
-        assert post(REGISTER, {"username": f"u{n}", "password": PASSWORD}, REMOTE_ADDR="192.0.2.5").status_code == 201
+        assert (
+            post(
+                REGISTER, {"username": f"u{n}", "password": PASSWORD}, REMOTE_ADDR="192.0.2.5"
+            ).status_code
+            == 201
+        )
     refused = post(REGISTER, {"username": "u9", "password": PASSWORD}, REMOTE_ADDR="192.0.2.5")
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limited"
-    assert post(REGISTER, {"username": "u9", "password": PASSWORD}, REMOTE_ADDR="192.0.2.6").status_code == 201
+    assert (
+        post(
+            REGISTER, {"username": "u9", "password": PASSWORD}, REMOTE_ADDR="192.0.2.6"
+        ).status_code
+        == 201
+    )
 
 
 def _setting_in_fresh_process(name: str, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CODEXPANEL_", "DEBUG"))}
     clean.update(env, DJANGO_SETTINGS_MODULE="codexpanel.settings")
     code = f"from django.conf import settings; print(settings.{name})"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 

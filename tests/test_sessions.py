@@ -17,7 +17,9 @@ STATUS = "/api/iam/auth/status"
 
 def signed_in_client(username: str) -> Client:
     client = Client()
-    response = post_json(client, "/api/iam/auth/login", {"username": username, "password": PASSWORD})
+    response = post_json(
+        client, "/api/iam/auth/login", {"username": username, "password": PASSWORD}
+    )
     assert response.status_code == 200
     return client
 
@@ -49,7 +51,9 @@ def test_status_for_a_signed_in_user_names_them_and_their_scopes(make_user):
 
 def test_the_session_cookie_is_codexpanel_session_and_http_only(make_user):
     make_user("alice")
-    response = post_json(Client(), "/api/iam/auth/login", {"username": "alice", "password": PASSWORD})
+    response = post_json(
+        Client(), "/api/iam/auth/login", {"username": "alice", "password": PASSWORD}
+    )
     cookie = response.cookies["codexpanel_session"]
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Lax"
@@ -71,7 +75,9 @@ def test_logout_ends_the_session(make_user):
         ("/api/iam/auth/email-code/request", {"email": "a@example.com"}),
     ],
 )
-def test_browser_writes_without_a_csrf_token_are_refused(browser: Client, make_user, path, body, settings):
+def test_browser_writes_without_a_csrf_token_are_refused(
+    browser: Client, make_user, path, body, settings
+):
     settings.CODEXPANEL_REGISTRATION_ENABLED = True
     make_user("alice", email="a@example.com")
     browser.get(STATUS)  # the page has its CSRF cookie but forgets the header
@@ -120,8 +126,11 @@ def test_a_password_reset_ends_sessions_and_the_new_password_works(make_user):
     client = signed_in_client("alice")
     actions.reset_password(user, "a brand new passphrase 42")
     assert client.get(STATUS).json()["authenticated"] is False
-    response = post_json(Client(), "/api/iam/auth/login",
-                         {"username": "alice", "password": "a brand new passphrase 42"})
+    response = post_json(
+        Client(),
+        "/api/iam/auth/login",
+        {"username": "alice", "password": "a brand new passphrase 42"},
+    )
     assert response.status_code == 200
 
 

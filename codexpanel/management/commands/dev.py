@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import socket
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -97,4 +96,3 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
-
