@@ -59,7 +59,9 @@ def error_response(
     retry_after: float | None = None,
     details: Any = None,
 ) -> JsonResponse:
-    response = JsonResponse(error_body(code, message, details), status=status)
+    response = JsonResponse(
+        error_body(code, message, details), status=status, json_dumps_params={"ensure_ascii": False}
+    )
     for name, value in _retry_headers(retry_after).items():
         response[name] = value
     return response
