@@ -11,7 +11,7 @@ from accounts.backends import GroupScopeBackend
 from accounts.groups import ensure_default_groups
 from accounts.models import SCOPES, User
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +69,37 @@ def test_the_admin_console_needs_the_access_admin_scope(make_user):
 def test_public_user_ids_are_unique_and_generated(make_user):
     ids = {make_user().user_id for _ in range(20)}
     assert len(ids) == 20
+
+
+def test_operators_can_open_add_and_edit_users_in_the_admin(make_user):
+    admin = make_user("boss")
+    admin.groups.add(ensure_default_groups())
+    target = make_user("alice")
+    client = Client()
+    client.post("/admin/login/", {"username": "boss", "password": PASSWORD})
+    for page in (
+        f"/admin/accounts/user/{target.pk}/change/",
+        f"/admin/accounts/user/{target.pk}/password/",
+        "/admin/accounts/user/add/",
+        "/admin/auth/group/",
+    ):
+        assert client.get(page).status_code == 200, page
+
+
+def test_disabling_from_the_admin_action_ends_the_users_sessions(make_user):
+    admin = make_user("boss")
+    admin.groups.add(ensure_default_groups())
+    target = make_user("alice")
+    victim = Client()
+    post_json(victim, "/api/iam/auth/login", {"username": "alice", "password": PASSWORD})
+    assert victim.get("/api/iam/auth/status").json()["authenticated"] is True
+    ops = Client()
+    ops.post("/admin/login/", {"username": "boss", "password": PASSWORD})
+    response = ops.post(
+        "/admin/accounts/user/",
+        {"action": "disable_users", "_selected_action": [target.pk]},
+    )
+    assert response.status_code == 302
+    target.refresh_from_db()
+    assert target.is_active is False
+    assert victim.get("/api/iam/auth/status").json()["authenticated"] is False
