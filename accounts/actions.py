@@ -3,6 +3,7 @@ admin and management commands call them."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,12 +23,14 @@ from django.utils.translation import gettext as _
 
 from codexpanel import clock
 from codexpanel.errors import ActionError, rate_limited
-from codexpanel.net import client_ip
+from codexpanel.net import client_network
 
 from . import ratelimit
 from .groups import ADMINISTRATORS, ensure_default_groups
 from .models import USER_ID_VALIDATOR, USERNAME_VALIDATOR, EmailLoginCode, User
 from .signals import end_sessions
+
+log = logging.getLogger(__name__)
 
 # The README's example password; a production relay refuses to create an admin with it.
 SAMPLE_ADMIN_PASSWORD = "Admin778899"  # noqa: S105 - the value refused, not a credential
@@ -47,7 +50,7 @@ def authenticate_with_limits(request: HttpRequest, username: str, password: str)
 
     A locked username or address answers 429 before the password is looked at. A wrong
     password, an unknown username and a disabled account all give the same answer."""
-    ip = client_ip(request)
+    ip = client_network(request)
     by_username, by_ip = ratelimit.login_by_username(), ratelimit.login_by_ip()
     wait = _locked_for(by_ip.retry_after(ip), by_username.retry_after(username))
     if wait:
@@ -198,12 +201,14 @@ def _invalid_code() -> ActionError:
 def request_email_code(request: HttpRequest, email: str) -> None:
     """Mail a six-digit sign-in code. The answer is the same whether or not an account
     uses the address."""
-    ip = client_ip(request)
-    by_ip = ratelimit.email_code_by_ip()
-    wait = by_ip.retry_after(ip)
+    ip = client_network(request)
+    address = email.strip().casefold()
+    by_ip, by_address = ratelimit.email_code_by_ip(), ratelimit.email_code_by_address()
+    wait = _locked_for(by_ip.retry_after(ip), by_address.retry_after(address))
     if wait:
         raise rate_limited(wait)
     by_ip.hit(ip)
+    by_address.hit(address)
     now = clock.now()
     max_codes = settings.CODEXPANEL_EMAIL_CODE_MAX_CODES
     with transaction.atomic():
@@ -234,19 +239,29 @@ def request_email_code(request: HttpRequest, email: str) -> None:
             "Your codexpanel sign-in code is %(code)s. It expires in %(minutes)d minutes "
             "and works once. If you did not ask for it, ignore this email."
         ) % {"code": code, "minutes": minutes}
-        address = user.email
-        transaction.on_commit(
-            lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
-        )
+        recipient = user.email
+        transaction.on_commit(lambda: _send_code_mail(subject, body, recipient))
+
+
+def _send_code_mail(subject: str, body: str, recipient: str) -> None:
+    # A mail failure must not change the answer: a 500 only for known addresses would
+    # tell which addresses have accounts.
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient])
+    except Exception:
+        log.exception("Could not send a sign-in code mail")
 
 
 def verify_email_code(request: HttpRequest, email: str, code: str) -> User:
     """Exchange a mailed code for a sign-in. Codes are single-use, expire, and die after
     CODEXPANEL_EMAIL_CODE_MAX_VERIFY_ATTEMPTS wrong tries; wrong tries also count as
     failed sign-ins from the caller's address."""
-    ip = client_ip(request)
-    by_ip = ratelimit.login_by_ip()
-    wait = by_ip.retry_after(ip)
+    ip = client_network(request)
+    # Wrong codes count against the account as wrong passwords do, so asking for fresh
+    # codes does not buy fresh guesses.
+    account = f"email:{email.strip().casefold()}"
+    by_account, by_ip = ratelimit.login_by_username(), ratelimit.login_by_ip()
+    wait = _locked_for(by_ip.retry_after(ip), by_account.retry_after(account))
     if wait:
         raise rate_limited(wait)
     now = clock.now()
@@ -273,6 +288,8 @@ def verify_email_code(request: HttpRequest, email: str, code: str) -> User:
                 record.failed_attempts += 1
             record.save(update_fields=["used_at", "failed_attempts"])
     if not matched:
+        by_account.hit(account)
         by_ip.hit(ip)
         raise _invalid_code()
+    by_account.reset(account)
     return user

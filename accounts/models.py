@@ -136,21 +136,26 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Disabling a user or changing their password ends their sessions and live
         sockets (IAM-9), whichever path made the change: action, admin form or shell."""
-        from .signals import announce_sessions_ended
+        from .signals import announce_sessions_ended, end_sessions
 
         was_active, old_password = getattr(self, "_loaded_security", (None, None))
         disabled = was_active is True and not self.is_active
         password_changed = old_password is not None and old_password != self.password
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # session_epoch only moves forward, in the database: a full save of an
+            # object loaded earlier must not write an older epoch back.
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "session_epoch"
+            ]
+        super().save(*args, **kwargs)
+        self._remember_security_state()
         if disabled:
             # The password hash is already part of the session hash; disabling needs
             # the epoch.
-            self.session_epoch += 1
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "session_epoch"}
-        super().save(*args, **kwargs)
-        self._remember_security_state()
-        if disabled or password_changed:
+            end_sessions(self)
+        elif password_changed:
             announce_sessions_ended(self)
 
     def _get_session_auth_hash(self, secret: str | None = None) -> str:

@@ -57,8 +57,8 @@ class Policy:
             key=self._key(identifier),
             defaults={"count": 0, "window_started_at": now, "updated_at": now},
         )
-        if created:
-            self._trim(now, keep=bucket.pk)
+        if created and not self._make_room(now, new=bucket.pk):
+            return None  # every tracked key is locked: this one goes untracked
         lock_over = bucket.locked_until is not None and bucket.locked_until <= now
         if lock_over or bucket.window_started_at + self.window <= now:
             bucket.count = 0
@@ -83,23 +83,28 @@ class Policy:
     def tracked(self) -> int:
         return RateLimitBucket.objects.filter(policy=self.name).count()
 
-    def _trim(self, now: datetime, keep: int) -> None:
-        """Keep at most max_buckets keys: first drop keys whose window and lock are over,
-        then the least recently used ones. Trimming after the insert means concurrent inserts
-        from several processes still converge to the cap."""
-        buckets = RateLimitBucket.objects.filter(policy=self.name)
-        excess = buckets.count() - self.max_buckets
+    def _make_room(self, now: datetime, new: int) -> bool:
+        """Keep at most max_buckets keys, dropping first keys whose window and lock are
+        over, then the least recently used unlocked ones. A lock is never evicted (else a
+        flood of fresh keys would erase it); if only locked keys remain, the new key is
+        not tracked and False is returned. Trimming after the insert means concurrent
+        inserts from several processes still converge to the cap."""
+        buckets = RateLimitBucket.objects.filter(policy=self.name).exclude(pk=new)
+        excess = buckets.count() + 1 - self.max_buckets
         if excess <= 0:
-            return
+            return True
         # Trim a tenth below the cap so a flood pays for one trim per many new keys.
         excess += self.max_buckets // 10
-        finished = Q(window_started_at__lte=now - self.window) & (
-            Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-        )
-        excess -= buckets.filter(finished).exclude(pk=keep).delete()[0]
+        unlocked = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+        finished = Q(window_started_at__lte=now - self.window) & unlocked
+        excess -= buckets.filter(finished).delete()[0]
         if excess > 0:
-            oldest = buckets.exclude(pk=keep).order_by("updated_at").values_list("pk", flat=True)
-            RateLimitBucket.objects.filter(pk__in=list(oldest[:excess])).delete()
+            oldest = buckets.filter(unlocked).order_by("updated_at").values_list("pk", flat=True)
+            excess -= RateLimitBucket.objects.filter(pk__in=list(oldest[:excess])).delete()[0]
+        if buckets.count() + 1 <= self.max_buckets:
+            return True
+        RateLimitBucket.objects.filter(pk=new).delete()
+        return False
 
 
 def _ms(value: int) -> timedelta:
@@ -107,8 +112,9 @@ def _ms(value: int) -> timedelta:
 
 
 def login_by_username() -> Policy:
-    """Failed sign-ins per username: stops guessing one account's password from many
-    addresses. Unknown usernames are counted too, so the answer never tells them apart."""
+    """Failed sign-ins per account name (username, or "email:<address>" for wrong email
+    codes): stops guessing one account's secret from many addresses. Unknown names are
+    counted too, so the answer never tells them apart."""
     return Policy(
         "login_by_username",
         limit=settings.CODEXPANEL_LOGIN_MAX_ATTEMPTS,
@@ -127,6 +133,18 @@ def login_by_ip() -> Policy:
         window=_ms(settings.CODEXPANEL_LOGIN_WINDOW_MS),
         lockout=_ms(settings.CODEXPANEL_LOGIN_LOCKOUT_MS),
         max_buckets=settings.CODEXPANEL_LOGIN_MAX_BUCKETS,
+    )
+
+
+def email_code_by_address() -> Policy:
+    """Sign-in code requests per email address: however many clients ask, one inbox
+    gets a bounded number of mails."""
+    return Policy(
+        "email_code_by_address",
+        limit=settings.CODEXPANEL_EMAIL_CODE_IP_MAX_ATTEMPTS,
+        window=_ms(settings.CODEXPANEL_EMAIL_CODE_IP_WINDOW_MS),
+        lockout=None,
+        max_buckets=settings.CODEXPANEL_EMAIL_CODE_MAX_CODES,
     )
 
 

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from codexpanel.net import client_ip
+from codexpanel.net import client_network
 
 from . import actions
 from . import ratelimit as policies
@@ -92,7 +92,7 @@ class LogoutView(PublicAuthView):
 
 
 def _register_key(group: str, request: Request) -> str:
-    return client_ip(request)
+    return client_network(request)
 
 
 @method_decorator(csrf_protect, name="dispatch")

@@ -52,8 +52,9 @@ def test_production_bootstrap_refuses_the_sample_password():
 
 
 def test_production_bootstrap_refuses_a_password_the_validators_reject():
-    with pytest.raises(ActionError):
+    with pytest.raises(ActionError) as refused:
         bootstrap_first_admin(username="root", password="12345678", production=True)
+    assert refused.value.code == "invalid_password"
     assert not User.objects.exists()
 
 

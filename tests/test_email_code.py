@@ -78,9 +78,9 @@ def test_a_new_code_replaces_the_previous_one(post, alice):
     assert verify(post, second).status_code == 200
 
 
-def test_code_requests_are_limited_per_address(post, alice, clock):
-    for _ in range(10):
-        request_code(post, ip="203.0.113.5")
+def test_code_requests_are_limited_per_client_address(post, alice, clock):
+    for n in range(10):
+        request_code(post, email=f"someone{n}@example.com", ip="203.0.113.5")
     refused = post(REQUEST, {"email": "alice@example.com"}, REMOTE_ADDR="203.0.113.5")
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
@@ -89,19 +89,62 @@ def test_code_requests_are_limited_per_address(post, alice, clock):
     assert request_code(post, ip="203.0.113.5") is not None
 
 
-def test_a_code_dies_after_eight_wrong_tries(post, alice):
+def test_one_inbox_gets_a_bounded_number_of_codes_from_many_clients(post, alice):
+    for n in range(10):
+        assert request_code(post, ip=f"198.51.100.{n}") is not None
+    refused = post(REQUEST, {"email": "ALICE@example.com"}, REMOTE_ADDR="198.51.100.77")
+    assert refused.status_code == 429
+    assert len(mail.outbox) == 10
+
+
+def test_ipv6_clients_are_limited_by_their_slash_64(post, alice):
+    for n in range(10):
+        request_code(post, email=f"someone{n}@example.com", ip=f"2001:db8:1:2::{n + 1:x}")
+    refused = post(REQUEST, {"email": "x@example.com"}, REMOTE_ADDR="2001:db8:1:2:ffff::9")
+    assert refused.status_code == 429
+    assert request_code(post, email="y@example.com", ip="2001:db8:1:3::1") is None
+
+
+def test_fresh_codes_do_not_buy_fresh_guesses_for_one_account(post, alice):
+    for round_ in range(2):
+        code = request_code(post, ip=f"198.51.100.{round_}")
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        for n in range(4):
+            assert verify(post, wrong, ip=f"192.0.2.{round_ * 10 + n}").status_code == 401
+    code = request_code(post, ip="198.51.100.50")
+    locked = verify(post, code, ip="192.0.2.200")
+    assert locked.status_code == 429
+
+
+def test_a_failing_mail_server_does_not_change_the_answer(post, alice, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    known = post(REQUEST, {"email": "alice@example.com"}, REMOTE_ADDR="198.51.100.1")
+    unknown = post(REQUEST, {"email": "ghost@example.com"}, REMOTE_ADDR="198.51.100.2")
+    assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
+    assert known.status_code == 202
+
+
+def test_a_code_dies_after_its_wrong_tries_are_used_up(post, alice, settings):
+    # Below the account lockout (8), so what refuses the right code is the code's own limit.
+    settings.CODEXPANEL_EMAIL_CODE_MAX_VERIFY_ATTEMPTS = 3
     code = request_code(post)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    for n in range(8):
+    for n in range(3):
         assert verify(post, wrong, ip=f"192.0.2.{n}").status_code == 401
-    assert verify(post, code, ip="192.0.2.100").status_code == 401
+    dead = verify(post, code, ip="192.0.2.100")
+    assert dead.status_code == 401
+    assert dead.json()["error"]["code"] == "invalid_code"
 
 
 def test_wrong_codes_count_as_failed_sign_ins_from_the_address(post, alice):
     code = request_code(post)
-    for _ in range(24):
+    for n in range(24):
         verify(
-            post, "000000" if code != "000000" else "111111", email="x@example.com", ip="192.0.2.9"
+            post,
+            "000000" if code != "000000" else "111111",
+            email=f"x{n}@example.com",
+            ip="192.0.2.9",
         )
     locked = verify(post, code, ip="192.0.2.9")
     assert locked.status_code == 429

@@ -79,7 +79,7 @@ def test_chinese_accept_language_gets_chinese_auth_errors(post, make_user):
     assert response.headers["Content-Language"] == "zh-hans"
 
 
-def test_chinese_rate_limit_and_retired_messages(post, client: Client, settings):
+def test_chinese_closed_registration_and_retired_messages(post, client: Client, settings):
     settings.CODEXPANEL_REGISTRATION_ENABLED = False
     closed = post(
         "/api/iam/auth/register", {"username": "x", "password": "y"}, HTTP_ACCEPT_LANGUAGE="zh-Hans"
@@ -102,3 +102,20 @@ def test_a_visitor_can_switch_language_for_the_session(client: Client):
         "/api/iam/auth/login", {"username": "a", "password": "b"}, content_type="application/json"
     )
     assert response.json()["error"]["message"] == "用户名或密码错误。"
+
+
+def test_a_chinese_lockout_message_keeps_its_retry_after(post, make_user):
+    for n in range(24):
+        post("/api/iam/auth/login", {"username": f"g{n}", "password": "x"}, REMOTE_ADDR="192.0.2.3")
+    locked = post(
+        "/api/iam/auth/login",
+        {"username": "g", "password": "x"},
+        REMOTE_ADDR="192.0.2.3",
+        HTTP_ACCEPT_LANGUAGE="zh-CN",
+    )
+    assert locked.status_code == 429
+    assert locked.json()["error"] == {
+        "code": "rate_limited",
+        "message": "尝试次数过多，请稍后再试。",
+    }
+    assert locked.headers["Retry-After"] == "900"

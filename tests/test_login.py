@@ -179,3 +179,26 @@ def test_the_admin_sign_in_page_is_under_the_same_limits(make_user):
     response = client.post("/admin/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 200
     assert "Too many attempts" in response.content.decode()
+
+
+@override_settings(CODEXPANEL_LOGIN_MAX_BUCKETS=20)
+def test_a_flood_of_new_keys_never_erases_a_lock(clock):
+    policy = ratelimit.login_by_username()
+    for _ in range(8):
+        policy.hit("victim")
+    assert policy.retry_after("victim") is not None
+    for n in range(100):
+        policy.hit(f"flood-{n}")
+    assert policy.retry_after("victim") is not None
+    assert policy.tracked() <= 20
+
+
+@override_settings(CODEXPANEL_LOGIN_MAX_BUCKETS=2)
+def test_when_every_tracked_key_is_locked_a_new_key_goes_untracked(clock):
+    policy = ratelimit.login_by_username()
+    for name in ("a", "b"):
+        for _ in range(8):
+            policy.hit(name)
+    assert policy.hit("c") is None
+    assert policy.tracked() == 2
+    assert policy.retry_after("a") is not None and policy.retry_after("b") is not None
