@@ -11,8 +11,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
-
 ACCESS_ATTRIBUTE = "access_decision"
 
 
@@ -28,8 +26,3 @@ def _marked(view: Callable[..., Any], decision: str) -> Callable[..., Any]:
 def public(view: Callable[..., Any]) -> Callable[..., Any]:
     """Anyone may call this view; it reveals nothing private and changes nothing unsafe."""
     return _marked(view, "public")
-
-
-def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Only a signed-in person; others are sent to sign in."""
-    return _marked(login_required(view), "signed_in")
