@@ -31,3 +31,11 @@ def client_network(request: HttpRequest) -> str:
             return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+def relay_url(request: HttpRequest) -> str:
+    """This relay's address as agents and browsers reach it: CODEXPANEL_PUBLIC_URL when
+    set (a proxy may hide the real one), else the scheme and host of the request."""
+    if settings.CODEXPANEL_PUBLIC_URL:
+        return settings.CODEXPANEL_PUBLIC_URL
+    return request.build_absolute_uri("/").rstrip("/")

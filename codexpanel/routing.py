@@ -1,8 +1,12 @@
-"""WebSocket and long-lived HTTP routes served by Channels consumers."""
+"""Routes served by Channels consumers rather than Django views."""
 
-from django.urls import URLPattern
+from channels.auth import AuthMiddlewareStack
+from django.urls import path
 
-# Routes that must not go through AllowedHostsOriginValidator (agents send no Origin).
-device_websocket_urlpatterns: list[URLPattern] = []
-# Browser sockets: Origin-checked.
-browser_websocket_urlpatterns: list[URLPattern] = []
+from devices.consumers import DeviceSocketConsumer
+from devices.streams import EventStreamConsumer
+
+# Agents send no Origin and no cookies: the device token is their only identity (DEV-2).
+device_websocket_urlpatterns = [path("device-wss", DeviceSocketConsumer.as_asgi())]
+# Browsers: session cookie; the consumer checks Origin itself (DEV-5).
+event_stream_urlpatterns = [path("events", AuthMiddlewareStack(EventStreamConsumer.as_asgi()))]

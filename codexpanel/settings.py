@@ -46,11 +46,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "codexpanel",
     "accounts",
+    "devices",
+    "setupflow",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,7 +88,11 @@ DATABASES = {
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time: wait for the lock instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    # IMMEDIATE takes the write lock when a transaction begins, so a transaction that
+    # reads and then writes waits its turn instead of failing half-way.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options.setdefault("timeout", 20)
+    options.setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -149,11 +155,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 # Development serves static files from the finders; production from collectstatic's output.
 STATIC_ROOT = None if DEBUG else env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
-# static/ holds the console and site assets; a checkout may not have it yet.
-STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
+STATICFILES_DIRS = [BASE_DIR / "static"]
+SERVESTATIC_USE_STATIC_ROOT = STATIC_ROOT is not None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "servestatic.storage.CompressedStaticFilesStorage"},
 }
 
 EMAIL_CONFIG = env.email_url(
@@ -200,6 +206,52 @@ CODEXPANEL_EMAIL_CODE_MAX_VERIFY_ATTEMPTS = env.int(
 )
 CODEXPANEL_EMAIL_CODE_MAX_CODES = env.int("CODEXPANEL_EMAIL_CODE_MAX_CODES", default=5000)
 CODEXPANEL_EMAIL_CODE_TTL_SECONDS = env.int("CODEXPANEL_EMAIL_CODE_TTL_SECONDS", default=600)
+
+# --- Desktop setup and devices (SPEC §2, §3) -------------------------------------------
+# The address agents and browsers use for this relay, when the relay cannot see it itself
+# (behind a proxy that rewrites Host). Empty: taken from each request.
+CODEXPANEL_PUBLIC_URL = env.str("CODEXPANEL_PUBLIC_URL", default="").rstrip("/")
+CODEXPANEL_DESKTOP_SETUP_START_MAX_ATTEMPTS = env.int(
+    "CODEXPANEL_DESKTOP_SETUP_START_MAX_ATTEMPTS", default=20
+)
+CODEXPANEL_DESKTOP_SETUP_START_WINDOW_MS = env.int(
+    "CODEXPANEL_DESKTOP_SETUP_START_WINDOW_MS", default=900_000
+)
+CODEXPANEL_DESKTOP_SETUP_START_MAX_IP_BUCKETS = env.int(
+    "CODEXPANEL_DESKTOP_SETUP_START_MAX_IP_BUCKETS", default=5000
+)
+CODEXPANEL_DESKTOP_SETUP_MAX_PENDING = env.int("CODEXPANEL_DESKTOP_SETUP_MAX_PENDING", default=1000)
+CODEXPANEL_DESKTOP_SETUP_TTL_SECONDS = env.int("CODEXPANEL_DESKTOP_SETUP_TTL_SECONDS", default=600)
+CODEXPANEL_DESKTOP_SETUP_POLL_INTERVAL_SECONDS = env.int(
+    "CODEXPANEL_DESKTOP_SETUP_POLL_INTERVAL_SECONDS", default=5
+)
+CODEXPANEL_DESKTOP_SETUP_MAX_CODE_ATTEMPTS = env.int(
+    "CODEXPANEL_DESKTOP_SETUP_MAX_CODE_ATTEMPTS", default=5
+)
+CODEXPANEL_DESKTOP_SETUP_TERMINAL_TOKEN_TTL_SECONDS = min(
+    300, env.int("CODEXPANEL_DESKTOP_SETUP_TERMINAL_TOKEN_TTL_SECONDS", default=300)
+)
+CODEXPANEL_DESKTOP_SETUP_TOKEN_TTL_SECONDS = env.int(
+    "CODEXPANEL_DESKTOP_SETUP_TOKEN_TTL_SECONDS", default=900
+)
+# Devices a user may bind without a monthly card (WAL-5).
+CODEXPANEL_FREE_DEVICE_QUOTA = env.int("CODEXPANEL_FREE_DEVICE_QUOTA", default=1)
+CODEXPANEL_HEARTBEAT_INTERVAL_SECONDS = env.int("CODEXPANEL_HEARTBEAT_INTERVAL_SECONDS", default=15)
+# Commands: how long one may wait for delivery and an answer, how long a caller may block
+# on it, and how many a device may have unanswered at once (the rest wait their turn).
+CODEXPANEL_COMMAND_TTL_SECONDS = env.int("CODEXPANEL_COMMAND_TTL_SECONDS", default=600)
+CODEXPANEL_COMMAND_WAIT_MAX_SECONDS = env.int("CODEXPANEL_COMMAND_WAIT_MAX_SECONDS", default=30)
+CODEXPANEL_COMMANDS_IN_FLIGHT = env.int("CODEXPANEL_COMMANDS_IN_FLIGHT", default=32)
+# Each relay process sweeps for silent devices and overdue commands while it serves
+# sockets (tests switch it off to drive the sweep by hand).
+CODEXPANEL_BACKGROUND_SWEEP = env.bool("CODEXPANEL_BACKGROUND_SWEEP", default=True)
+# The event log keeps this many days of history.
+CODEXPANEL_EVENT_RETENTION_DAYS = env.int("CODEXPANEL_EVENT_RETENTION_DAYS", default=30)
+# Browser streams: a comment line this often keeps proxies from closing an idle stream, and
+# a stream ends after this many bytes (the browser resumes it at once), which bounds what
+# a reader that stopped reading can make the relay hold.
+CODEXPANEL_STREAM_KEEPALIVE_SECONDS = env.int("CODEXPANEL_STREAM_KEEPALIVE_SECONDS", default=15)
+CODEXPANEL_STREAM_MAX_BYTES = env.int("CODEXPANEL_STREAM_MAX_BYTES", default=8 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,10 @@ from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from . import __version__, retired
+from setupflow.pages import setup_page
+from setupflow.urls import iam_urlpatterns as setup_iam_urlpatterns
+
+from . import __version__, pages, retired
 from .access import public
 
 settings.SPECTACULAR_SETTINGS["VERSION"] = __version__
@@ -13,6 +16,11 @@ settings.SPECTACULAR_SETTINGS["VERSION"] = __version__
 urlpatterns = [
     *retired.urlpatterns,
     path("api/iam/", include("accounts.urls")),
+    path("api/iam/desktop/setup/", include((setup_iam_urlpatterns, "setup-iam"))),
+    path("api/desktop/setup/", include("setupflow.urls")),
+    path("", include("devices.urls")),
+    path("desktop/setup", setup_page, name="desktop-setup"),
+    path("device.html", pages.device_page, name="device-page"),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),

@@ -92,3 +92,56 @@ def post(client: Client) -> Callable[..., Any]:
         return post_json(client, path, body, **extra)
 
     return send
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layers() -> Iterator[None]:
+    """Each test gets its own channel layer: the in-memory one binds to the event loop
+    that first used it, and every async test runs on a loop of its own."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Async tests leave database connections in the worker threads of finished requests;
+    they are closed before the test database is dropped, which PostgreSQL refuses while
+    any session remains."""
+    yield
+    import gc
+
+    from django.db import connection
+
+    gc.collect()
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
+@pytest.fixture
+def ada(make_user: Callable[..., Any]) -> Any:
+    return make_user("ada")
+
+
+@pytest.fixture
+def person(ada: Any) -> Any:
+    """ada, signed in through a browser that sends CSRF tokens as a page does."""
+    from .pairing import Person
+
+    browser = Person()
+    browser.sign_in("ada")
+    return browser
+
+
+@pytest.fixture
+def paired(ada: Any) -> Any:
+    """ada's paired device and its token, as pairing leaves them."""
+    from .realtime import make_device
+
+    return make_device(ada)

@@ -14,3 +14,15 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # No collectstatic in tests: serve nothing from disk rather than warn about a missing folder.
 STATIC_ROOT = None
+SERVESTATIC_USE_STATIC_ROOT = False
+SERVESTATIC_USE_FINDERS = True
+
+# A file, not SQLite's shared in-memory database, so tests that race threads meet the same
+# locking (and busy timeout) as the embedded relay does in production.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"codexpanel-tests-{os.getpid()}.sqlite3")
+    }
+CODEXPANEL_BACKGROUND_SWEEP = False

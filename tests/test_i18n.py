@@ -15,7 +15,16 @@ from .conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
-SOURCES = ["manage.py", "pyproject.toml", "codexpanel", "accounts", "templates", "agent"]
+SOURCES = [
+    "manage.py",
+    "pyproject.toml",
+    "codexpanel",
+    "accounts",
+    "devices",
+    "setupflow",
+    "templates",
+    "agent",
+]
 
 
 def test_every_chinese_message_is_translated_and_not_fuzzy():
@@ -28,7 +37,11 @@ def test_every_chinese_message_is_translated_and_not_fuzzy():
 def test_the_compiled_catalog_matches_the_source_catalog():
     compiled = gettext.GNUTranslations(PO.with_suffix(".mo").open("rb"))
     for entry in polib.pofile(str(PO)).translated_entries():
-        assert compiled.gettext(entry.msgid) == entry.msgstr, entry.msgid
+        if entry.msgid_plural:
+            translated = compiled.ngettext(entry.msgid, entry.msgid_plural, 1)
+            assert translated == entry.msgstr_plural[0], entry.msgid
+        else:
+            assert compiled.gettext(entry.msgid) == entry.msgstr, entry.msgid
 
 
 def test_the_catalog_covers_every_string_marked_in_the_code(tmp_path):

@@ -32,6 +32,7 @@ def test_the_dev_relay_starts_migrates_bootstraps_and_answers(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path / 'relay.sqlite3'}",
         CODEXPANEL_ADMIN_USERNAME="root",
         CODEXPANEL_ADMIN_PASSWORD="pw for the test run",
+        XDG_STATE_HOME=str(tmp_path / "state"),
     )
     relay = subprocess.Popen(
         [sys.executable, "manage.py", "dev", "--noreload", "--port", str(port)],
@@ -55,6 +56,17 @@ def test_the_dev_relay_starts_migrates_bootstraps_and_answers(tmp_path):
         assert status["authenticated"] is False
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/") as r:
             assert b"/api/iam/auth/login" in r.read()
+        # The agent finds this relay by itself (AGT-1 --server local).
+        found = subprocess.run(
+            [sys.executable, "-m", "agent", "--dry-run", "--server", "local"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert found.returncode == 0, found.stderr
+        assert f"  http://127.0.0.1:{port}\n" in found.stdout
     finally:
         relay.terminate()
         output = relay.communicate(timeout=30)[0]

@@ -141,3 +141,17 @@ def test_the_models_and_the_migrations_agree():
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_every_middleware_can_run_async_so_long_polls_hold_no_thread():
+    """One sync-only middleware makes Django run every async view inside the process's
+    single sync thread: a 30-second command wait would then stall all database work."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    sync_only = [
+        path
+        for path in settings.MIDDLEWARE
+        if not getattr(import_string(path), "async_capable", False)
+    ]
+    assert sync_only == []

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.actions import bootstrap_first_admin
+from agent.servers import dev_relay_file
 from codexpanel.errors import ActionError
 
 DEV_PORTS = range(8000, 8011)
@@ -91,8 +92,13 @@ class Command(BaseCommand):
             f"  admin console     {base}/admin/",
             f"  sign-in API       {base}/api/iam/auth/status",
             f"  OpenAPI schema    {base}/api/schema/",
+            "  pair a computer   python -m agent install --server local",
             f"  admin sign-in     {username} / {shown_password}",
             f"  {result.message}",
             "",
         ]
         self.stdout.write("\n".join(lines))
+        # `python -m agent install --server local` reads this to find the relay.
+        record = dev_relay_file()
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"url": base, "pid": os.getpid()}))

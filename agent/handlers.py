@@ -1,0 +1,170 @@
+"""The DEV-3 commands, each mapped onto `codex app-server` methods (SPEC AGT-5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import control
+
+if TYPE_CHECKING:
+    from .host import HostRuntime
+
+
+class CommandFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _input(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [{"type": "text", "text": value, "text_elements": []}]
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        return value
+    raise CommandFailed("invalid_params", "input must be text or a list of input items")
+
+
+def _thread_id(params: dict[str, Any]) -> str:
+    thread_id = params.get("threadId")
+    if not isinstance(thread_id, str) or not thread_id:
+        raise CommandFailed("invalid_params", "threadId is required")
+    return thread_id
+
+
+def list_sessions(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    query = {"limit": int(params.get("limit") or 25), "sortKey": "updated_at"}
+    for key in ("cursor", "archived", "searchTerm"):
+        if params.get(key) is not None:
+            query[key] = params[key]
+    return runtime.codex_client().request("thread/list", query)
+
+
+def read_session(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    return runtime.codex_client().request(
+        "thread/read", {"threadId": _thread_id(params), "includeTurns": True}
+    )
+
+
+def _remember_model(runtime: HostRuntime, result: Any) -> Any:
+    """Plan mode must name the thread's model; thread/start and thread/resume say it."""
+    if isinstance(result, dict) and isinstance(result.get("thread"), dict):
+        runtime.thread_models[result["thread"].get("id")] = result.get("model")
+    return result
+
+
+def start_thread(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    cwd = params.get("cwd") or runtime.settings.workspace
+    result = runtime.codex_client().request(
+        "thread/start", {"cwd": cwd, **control.thread_params(runtime.control_state)}
+    )
+    return _remember_model(runtime, result)
+
+
+def resume_thread(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    result = runtime.codex_client().request(
+        "thread/resume",
+        {"threadId": _thread_id(params), **control.thread_params(runtime.control_state)},
+    )
+    return _remember_model(runtime, result)
+
+
+def start_turn(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    thread_id = _thread_id(params)
+    cwd = params.get("cwd") or runtime.settings.workspace
+    if runtime.control_state.get("workMode") == "plan" and thread_id not in runtime.thread_models:
+        resume_thread(runtime, {"threadId": thread_id})
+    request = {
+        "threadId": thread_id,
+        "input": _input(params.get("input")),
+        **control.turn_params(runtime.control_state, cwd, runtime.thread_models.get(thread_id)),
+    }
+    codex = runtime.codex_client()
+    try:
+        return codex.request("turn/start", request)
+    except Exception as error:
+        # A thread from before this app-server started must be loaded first.
+        if "not found" not in str(error).lower() and "not loaded" not in str(error).lower():
+            raise
+        resume_thread(runtime, {"threadId": thread_id})
+        return codex.request("turn/start", request)
+
+
+def _active_turn(runtime: HostRuntime, params: dict[str, Any], thread_id: str) -> str:
+    turn_id = params.get("turnId") or runtime.active_turns.get(thread_id)
+    if not turn_id:
+        raise CommandFailed("no_active_turn", "this thread has no running turn")
+    return turn_id
+
+
+def steer_turn(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    thread_id = _thread_id(params)
+    return runtime.codex_client().request(
+        "turn/steer",
+        {
+            "threadId": thread_id,
+            "input": _input(params.get("input")),
+            "expectedTurnId": _active_turn(runtime, params, thread_id),
+        },
+    )
+
+
+def interrupt_turn(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    thread_id = _thread_id(params)
+    return runtime.codex_client().request(
+        "turn/interrupt",
+        {"threadId": thread_id, "turnId": _active_turn(runtime, params, thread_id)},
+    )
+
+
+def resolve_approval(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    runtime.resolve_approval(params.get("requestId"), params.get("decision"))
+    return {"requestId": params.get("requestId"), "decision": params.get("decision")}
+
+
+def set_control_state(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    return {"controlState": runtime.set_control_state(params)}
+
+
+def archive_thread(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    return runtime.codex_client().request("thread/archive", {"threadId": _thread_id(params)})
+
+
+def restart_codex(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    runtime.soon(lambda: runtime.restart_codex("requested from the console"))
+    return {"restarting": "codex"}
+
+
+def reconnect(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    runtime.soon(runtime.client.reconnect)
+    return {"reconnecting": True}
+
+
+def restart_agent(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    runtime.soon(runtime.reexec)
+    return {"restarting": "agent"}
+
+
+HANDLERS: dict[str, Callable[[HostRuntime, dict[str, Any]], Any]] = {
+    "listSessions": list_sessions,
+    "readSession": read_session,
+    "startThread": start_thread,
+    "resumeThread": resume_thread,
+    "startTurn": start_turn,
+    "steerTurn": steer_turn,
+    "interruptTurn": interrupt_turn,
+    "resolveApproval": resolve_approval,
+    "setControlState": set_control_state,
+    "archiveThread": archive_thread,
+    "restartCodex": restart_codex,
+    "reconnect": reconnect,
+    "restartAgent": restart_agent,
+}
+
+
+def handle_command(runtime: HostRuntime, name: str, params: dict[str, Any]) -> Any:
+    handler = HANDLERS.get(name)
+    if handler is None:
+        raise CommandFailed("unknown_command", f"this agent does not know {name!r}")
+    return handler(runtime, params)

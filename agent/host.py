@@ -1,0 +1,363 @@
+"""HostRuntime (SPEC AGT-5): the relay socket, the `codex app-server` child, and between
+them the event outbox, the command handlers and the pending approvals.
+
+Everything app-server says becomes an event: notifications as they are (streaming deltas
+merged within short windows, so a fast turn costs few frames), approval requests with the
+id the console answers with. A crashed app-server is restarted with backoff, and the
+restart is itself an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, control, protocol, update
+from .appserver import AppServer, AppServerError
+from .events import COALESCE_WINDOW, MAX_EVENT_BYTES, EventWriter
+from .handlers import CommandFailed, handle_command
+from .outbox import Outbox
+from .wss import DeviceWssClient
+
+log = logging.getLogger(__name__)
+
+# Server requests the console answers with a decision; app-server gets an error for others.
+APPROVAL_METHODS = {
+    "item/commandExecution/requestApproval",
+    "item/fileChange/requestApproval",
+    "execCommandApproval",
+    "applyPatchApproval",
+}
+RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+@dataclass
+class RuntimeSettings:
+    relay_url: str
+    device_wss_url: str
+    device_token: str
+    workspace: str
+    codex_path: str
+    state_dir: Path
+    control_state: dict[str, Any] = field(default_factory=lambda: dict(control.DEFAULT))
+    codex_env: dict[str, str] = field(default_factory=dict)
+    codex_args: list[str] = field(default_factory=list)
+    log_dir: Path | None = None
+    # The installed release this runtime runs from; self-update replaces it (AGT-7).
+    app_dir: Path | None = None
+
+
+class HostRuntime:
+    def __init__(self, settings: RuntimeSettings) -> None:
+        self.settings = settings
+        self.control_state = control.updated(settings.control_state, {})
+        self.outbox = Outbox(settings.state_dir / "outbox.sqlite3")
+        self.client = DeviceWssClient(
+            settings.device_wss_url,
+            settings.device_token,
+            self.outbox,
+            on_command=self._on_command,
+            hello_info=self._hello_info,
+            heartbeat_state=self._heartbeat_state,
+            on_welcome=self._on_welcome,
+        )
+        self.events = EventWriter(self.outbox, self.client.events_ready)
+        self.workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="command")
+        self.lock = threading.RLock()
+        self.approvals: dict[str, tuple[int, Any]] = {}
+        self.active_turns: dict[str, str] = {}
+        self.thread_models: dict[str, str | None] = {}
+        self.codex: AppServer | None = None
+        self.generation = 0
+        self.codex_state = "stopped"
+        self.codex_error: str | None = None
+        self.stopping = threading.Event()
+        self.restarts = 0
+        self.on_control_change: list[Any] = []
+        self.updating = threading.Lock()
+        # Commands this agent was running when it last stopped will never finish: answer
+        # them as failed, so a re-delivery gets that answer instead of silence.
+        for command_id in self.outbox.unfinished_commands():
+            self.outbox.finish_command(
+                command_id,
+                _failure(command_id, "agent_restarted", "the agent restarted while running it"),
+            )
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        # The relay socket first: a computer whose Codex will not start is still online,
+        # and the console and panel can say why.
+        threading.Thread(target=self.client.run, name="device-wss", daemon=True).start()
+        try:
+            self.start_codex()
+        except (OSError, AppServerError):
+            threading.Thread(target=self._revive, args=(self.generation,), daemon=True).start()
+        threading.Thread(target=self._flush_deltas, name="coalescer", daemon=True).start()
+        if self.settings.app_dir is not None:
+            threading.Thread(target=self._update_every, name="updater", daemon=True).start()
+
+    # --- self-update (AGT-7) --------------------------------------------------------------
+
+    def _update_every(self) -> None:
+        reason = "start"
+        while not self.stopping.is_set():
+            self.check_update(reason)
+            reason = "schedule"
+            if self.stopping.wait(update.EVERY_SECONDS):
+                return
+
+    def _on_welcome(self, welcome: dict[str, Any]) -> None:
+        if self.settings.app_dir is not None and update.is_newer(welcome.get("agentVersion", "")):
+            threading.Thread(target=self.check_update, args=("welcome",), daemon=True).start()
+
+    def check_update(self, reason: str) -> update.Outcome | None:
+        """Apply a newer release from the relay, then restart into it; on any failure,
+        say so and keep running this version."""
+        app_dir = self.settings.app_dir
+        if app_dir is None or not self.updating.acquire(blocking=False):
+            return None
+        try:
+            outcome = update.update(self.settings.relay_url, app_dir)
+        except Exception as exc:
+            self.emit("agent.update.failed", {"reason": reason, "message": str(exc)})
+            return None
+        finally:
+            self.updating.release()
+        if outcome.updated:
+            self.emit(
+                "agent.update.applied",
+                {"reason": reason, "from": __version__, "to": outcome.version},
+            )
+            self.soon(self.reexec)
+        return outcome
+
+    def reexec(self) -> None:
+        """Replace this process with a fresh `python -m agent run` (restartAgent, update)."""
+        self.stop()
+        if self.settings.app_dir is not None:
+            os.environ["PYTHONPATH"] = str(self.settings.app_dir)
+        os.execv(sys.executable, [sys.executable, "-m", "agent", "run"])  # noqa: S606
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.client.stop()
+        if self.codex is not None:
+            self.codex.stop()
+        self.workers.shutdown(wait=False, cancel_futures=True)
+
+    def start_codex(self) -> None:
+        with self.lock:
+            self.generation += 1
+            generation = self.generation
+            self.approvals.clear()
+            self.active_turns.clear()
+            log_path = (
+                self.settings.log_dir / "codex-app-server.log" if self.settings.log_dir else None
+            )
+            self.codex = AppServer(
+                self.settings.codex_path,
+                cwd=self.settings.workspace,
+                env=self.settings.codex_env,
+                extra_args=self.settings.codex_args,
+                on_notification=self._on_notification,
+                on_request=lambda rid, method, params: self._on_server_request(
+                    generation, rid, method, params
+                ),
+                on_exit=lambda code: self._on_codex_exit(generation, code),
+                stderr_path=log_path,
+                # Plan mode (a turn's collaboration mode) is behind the experimental API.
+                experimental=True,
+            )
+            self.codex_state = "starting"
+        try:
+            self.codex.start()
+        except (OSError, AppServerError) as exc:
+            self.codex_state = "failed"
+            self.codex_error = f"cannot start codex app-server: {exc}"
+            self.emit("agent.codex.failed", {"message": self.codex_error})
+            raise
+        self.codex_state = "running"
+        self.codex_error = None
+        self.emit("agent.codex.started", {"generation": generation})
+
+    def restart_codex(self, reason: str) -> None:
+        with self.lock:
+            old = self.codex
+            self.generation += 1  # the old process's exit is no longer news
+        if old is not None:
+            old.stop()
+        self.emit("agent.codex.restarting", {"reason": reason})
+        self.start_codex()
+
+    def _on_codex_exit(self, generation: int, code: int | None) -> None:
+        if generation != self.generation or self.stopping.is_set():
+            return
+        self.codex_state = "crashed"
+        self.codex_error = f"codex app-server exited with code {code}"
+        self.emit("agent.codex.exited", {"exitCode": code})
+        threading.Thread(target=self._revive, args=(generation,), daemon=True).start()
+
+    def _revive(self, generation: int) -> None:
+        for attempt, delay in enumerate(RESTART_BACKOFF, start=1):
+            if self.stopping.wait(delay) or generation != self.generation:
+                return
+            try:
+                self.start_codex()
+                self.restarts += 1
+                self.emit("agent.codex.restarted", {"attempt": attempt})
+                return
+            except (OSError, AppServerError) as exc:
+                log.warning("restarting codex app-server failed: %s", exc)
+        self.emit(
+            "agent.error",
+            {"message": "codex app-server keeps failing; run `python -m agent status`"},
+        )
+
+    # --- events ---------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event_type: str,
+        payload: dict[str, Any],
+        thread_id: str | None = None,
+        turn_id: str | None = None,
+    ) -> None:
+        self.events.emit(event_type, payload, thread_id, turn_id)
+
+    def _on_notification(self, method: str, params: dict[str, Any]) -> None:
+        if method == "serverRequest/resolved":
+            # Name the request as its approval event did, and forget it.
+            key = f"{self.generation}:{params.get('requestId')}"
+            self.approvals.pop(key, None)
+            params = {**params, "requestId": key}
+        thread_id = params.get("threadId") or (params.get("thread") or {}).get("id")
+        turn_id = params.get("turnId") or (params.get("turn") or {}).get("id")
+        if method == "turn/started" and thread_id and turn_id:
+            self.active_turns[thread_id] = turn_id
+        elif method == "turn/completed" and thread_id:
+            self.active_turns.pop(thread_id, None)
+        self.events.notification(method, params, thread_id, turn_id)
+
+    def _flush_deltas(self) -> None:
+        while not self.stopping.wait(COALESCE_WINDOW / 2):
+            self.events.flush_due()
+
+    # --- approvals ------------------------------------------------------------------------
+
+    def _on_server_request(
+        self, generation: int, request_id: Any, method: str, params: dict[str, Any]
+    ) -> None:
+        if method not in APPROVAL_METHODS:
+            # Questions the console cannot answer yet fail at once rather than stall a turn.
+            if self.codex is not None:
+                self.codex.respond_error(request_id, -32601, f"{method} is not supported here")
+            self.emit("agent.request.unsupported", {"method": method}, params.get("threadId"))
+            return
+        key = f"{generation}:{request_id}"
+        self.approvals[key] = (generation, request_id)
+        self.emit(
+            method,
+            {"requestId": key, "method": method, "params": params},
+            params.get("threadId"),
+            params.get("turnId"),
+        )
+
+    def resolve_approval(self, request_key: str, decision: Any) -> None:
+        pending = self.approvals.pop(str(request_key), None)
+        if pending is None or pending[0] != self.generation or self.codex is None:
+            raise CommandFailed("approval_not_found", "no such pending approval")
+        self.codex.respond(pending[1], {"decision": decision})
+
+    # --- commands -------------------------------------------------------------------------
+
+    def _on_command(self, message: dict[str, Any]) -> None:
+        command_id = message["commandId"]
+        first, stored = self.outbox.claim_command(command_id)
+        if not first:
+            # Delivered again (a reconnect): answer with the stored result, never rerun.
+            if stored is not None:
+                self.client.send(stored)
+            return
+        self.workers.submit(self._run_command, message)
+
+    def _run_command(self, message: dict[str, Any]) -> None:
+        command_id = message["commandId"]
+        try:
+            result = handle_command(self, message["name"], message.get("params") or {})
+            answer: dict[str, Any] = {
+                "type": protocol.COMMAND_RESULT,
+                "commandId": command_id,
+                "ok": True,
+                "result": result,
+            }
+        except CommandFailed as failed:
+            answer = _failure(command_id, failed.code, failed.message)
+        except AppServerError as error:
+            answer = _failure(command_id, f"codex_{error.code}", error.message)
+        except Exception as exc:
+            log.exception("command %s failed", message.get("name"))
+            answer = _failure(command_id, "agent_error", str(exc))
+        if len(protocol.encode(answer)) > MAX_EVENT_BYTES:
+            answer = _failure(
+                command_id, "result_too_large", f"the result is larger than {MAX_EVENT_BYTES} bytes"
+            )
+        self.outbox.finish_command(command_id, answer)
+        self.client.send(answer)
+
+    def soon(self, action: Any) -> None:
+        """Run action shortly, once the current command's result is on its way (for
+        commands that reconnect or restart what carries that result)."""
+        timer = threading.Timer(0.5, action)
+        timer.daemon = True
+        timer.start()
+
+    # --- state reported to the relay ------------------------------------------------------
+
+    def set_control_state(self, changes: dict[str, Any]) -> dict[str, Any]:
+        try:
+            state = control.updated(self.control_state, changes)
+        except control.ControlError as error:
+            raise CommandFailed("invalid_params", str(error)) from error
+        self.control_state = state
+        for listener in self.on_control_change:
+            listener(state)
+        self.client.heartbeat_now()
+        return state
+
+    def _hello_info(self) -> dict[str, Any]:
+        return {
+            "agentVersion": __version__,
+            "provider": {"name": "codex", "transport": "stdio://"},
+            "capabilities": {
+                "approvals": True,
+                "steering": True,
+                "commands": sorted(protocol.COMMANDS),
+            },
+        }
+
+    def _heartbeat_state(self) -> dict[str, Any]:
+        return {
+            "controlState": self.control_state,
+            "codex": {"state": self.codex_state, "error": self.codex_error},
+        }
+
+    def codex_client(self) -> AppServer:
+        if self.codex is None or not self.codex.running:
+            raise CommandFailed("codex_unavailable", "codex app-server is not running")
+        return self.codex
+
+
+def _failure(command_id: str, code: str, message: str) -> dict[str, Any]:
+    return {
+        "type": protocol.COMMAND_RESULT,
+        "commandId": command_id,
+        "ok": False,
+        "error": {"code": code, "message": message},
+    }

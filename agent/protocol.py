@@ -1,0 +1,370 @@
+"""Agent Protocol v1: the wire contract between the desktop agent and the relay (SPEC DEV-2,
+DEV-3, DEV-4).
+
+Plain Python (no Django): the agent runs it on every computer and the relay imports it,
+so both sides share one definition. Every frame is one JSON object with a `type`:
+
+agent → relay
+    device.hello      {protocolVersion, token?, agentVersion, provider, capabilities}
+    device.heartbeat  {state?}                      keeps the device online
+    agent.event       {events: [{seq, eventType, threadId?, turnId?, at?, payload}]}
+    command.result    {commandId, ok, result? | error: {code, message}}
+relay → agent
+    server.welcome    {deviceId, heartbeatIntervalSeconds, lastAckedSeq, agentVersion,
+                       protocolVersion}
+    server.command    {commandId, name, params}
+    event.ack         {seq}                         every event up to seq is stored
+either way
+    error             {code, message, ref?}
+    resource.chunk    {resourceId, index, total, data}  one slice of a frame too large to
+                                                        send whole (see split_frame)
+
+`seq` numbers an agent's events per device, from 1, with no gaps: the relay stores only the
+next expected seq, acknowledges the highest stored one, and the agent re-sends everything
+after it on every (re)connect. The welcome's lastAckedSeq is where the device's numbering
+stands: an agent with nothing left to re-send (a fresh install, say) continues from
+lastAckedSeq + 1, and one told `seq_gap` renumbers what it has not yet had acknowledged
+from expectedSeq. Commands carry an id the agent remembers, so a command delivered twice
+runs once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+PROTOCOL_VERSION = 1
+DEVICE_WSS_PATH = "/device-wss"
+
+# Frames larger than this travel as resource.chunk slices.
+MAX_FRAME_BYTES = 1024 * 1024
+# A reassembled message may be at most this large, and a peer may have this many in flight.
+MAX_RESOURCE_BYTES = 32 * 1024 * 1024
+MAX_OPEN_RESOURCES = 4
+MAX_CHUNKS = 1024
+# One agent.event frame carries at most this many events.
+MAX_EVENTS_PER_FRAME = 500
+HELLO_TIMEOUT_SECONDS = 10
+# A device that misses this many heartbeat intervals is offline.
+STALE_AFTER_INTERVALS = 3
+
+HELLO = "device.hello"
+HEARTBEAT = "device.heartbeat"
+AGENT_EVENT = "agent.event"
+COMMAND_RESULT = "command.result"
+WELCOME = "server.welcome"
+COMMAND = "server.command"
+EVENT_ACK = "event.ack"
+ERROR = "error"
+CHUNK = "resource.chunk"
+
+AGENT_MESSAGES = {HELLO, HEARTBEAT, AGENT_EVENT, COMMAND_RESULT, ERROR, CHUNK}
+RELAY_MESSAGES = {WELCOME, COMMAND, EVENT_ACK, ERROR, CHUNK}
+
+
+class Close:
+    """WebSocket close codes of /device-wss. 4000-4999 are the application's own."""
+
+    NORMAL = 1000
+    MESSAGE_TOO_BIG = 1009
+    INVALID_TOKEN = 4001
+    TOKEN_REVOKED = 4002
+    DEVICE_DISABLED = 4003
+    OWNER_DISABLED = 4004
+    HELLO_TIMEOUT = 4005
+    PROTOCOL_ERROR = 4006
+    REPLACED = 4007  # the same device connected again; the newer connection wins
+    SLOW_CONSUMER = 4008
+    UNSUPPORTED_VERSION = 4009
+    HEARTBEAT_TIMEOUT = 4010
+    DEVICE_REMOVED = 4011
+    SESSIONS_ENDED = 4012  # the owner's sessions ended (IAM-9); reconnecting may work
+    INTERNAL_ERROR = 1011
+
+    # Codes after which reconnecting with the same token cannot help.
+    FATAL = frozenset(
+        {INVALID_TOKEN, TOKEN_REVOKED, DEVICE_DISABLED, OWNER_DISABLED, DEVICE_REMOVED}
+    )
+
+
+# The DEV-3 commands and the parameters each requires.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "listSessions": (),
+    "readSession": ("threadId",),
+    "startThread": (),
+    "resumeThread": ("threadId",),
+    "startTurn": ("threadId", "input"),
+    "steerTurn": ("threadId", "input"),
+    "interruptTurn": ("threadId",),
+    "resolveApproval": ("requestId", "decision"),
+    "setControlState": (),
+    "archiveThread": ("threadId",),
+    "restartCodex": (),
+    "reconnect": (),
+    "restartAgent": (),
+}
+# Commands that may wait for an offline device (queue=true) and run when it returns.
+QUEUEABLE_COMMANDS = frozenset({"startTurn", "steerTurn"})
+APPROVAL_DECISIONS = ("accept", "acceptForSession", "decline", "cancel")
+# The seed's older task events, and the commands that replaced them.
+LEGACY_COMMANDS = {
+    "task.start": "startTurn",
+    "approval.resolve": "resolveApproval",
+    "run.cancel": "interruptTurn",
+}
+
+
+class ProtocolError(Exception):
+    """A frame that breaks the protocol. `code` is stable; `message` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _require(condition: bool, code: str, message: str) -> None:
+    if not condition:
+        raise ProtocolError(code, message)
+
+
+def _string(message: dict[str, Any], key: str, *, required: bool = True, limit: int = 256) -> None:
+    value = message.get(key)
+    if value is None and not required:
+        return
+    _require(
+        isinstance(value, str) and 0 < len(value) <= limit,
+        "invalid_field",
+        f"{key} must be a non-empty string of at most {limit} characters",
+    )
+
+
+def _object(message: dict[str, Any], key: str, *, required: bool = False) -> None:
+    value = message.get(key)
+    if value is None and not required:
+        return
+    _require(isinstance(value, dict), "invalid_field", f"{key} must be an object")
+
+
+def _seq(value: Any, name: str = "seq") -> None:
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+        "invalid_field",
+        f"{name} must be a non-negative integer",
+    )
+
+
+def _validate_event(event: Any) -> None:
+    _require(isinstance(event, dict), "invalid_event", "each event must be an object")
+    _seq(event.get("seq"))
+    _require(event["seq"] >= 1, "invalid_event", "seq starts at 1")
+    _string(event, "eventType", limit=128)
+    _string(event, "threadId", required=False)
+    _string(event, "turnId", required=False)
+    _string(event, "at", required=False, limit=64)
+    _require("payload" in event, "invalid_event", "each event needs a payload")
+
+
+def validate_command_params(name: str, params: Any) -> None:
+    """Check a command's name and parameters (used by the relay's API and by the agent)."""
+    _require(name in COMMANDS, "unknown_command", f"unknown command {name!r}")
+    _require(isinstance(params, dict), "invalid_params", "params must be an object")
+    for key in COMMANDS[name]:
+        _require(key in params, "invalid_params", f"{name} needs params.{key}")
+    if name == "resolveApproval":
+        _require(
+            params["decision"] in APPROVAL_DECISIONS,
+            "invalid_params",
+            f"decision must be one of {', '.join(APPROVAL_DECISIONS)}",
+        )
+    if "input" in COMMANDS[name]:
+        _require(
+            isinstance(params["input"], list | str) and len(params["input"]) > 0,
+            "invalid_params",
+            "input must be a non-empty list of input items or a string",
+        )
+
+
+def _validate_hello(message: dict[str, Any]) -> None:
+    version = message.get("protocolVersion")
+    _require(
+        version == PROTOCOL_VERSION,
+        "unsupported_version",
+        f"this relay speaks protocol version {PROTOCOL_VERSION}, not {version!r}",
+    )
+    _string(message, "token", required=False)
+    _string(message, "agentVersion", required=False, limit=32)
+    _object(message, "provider")
+    _object(message, "capabilities")
+
+
+def _validate_result(message: dict[str, Any]) -> None:
+    _string(message, "commandId", limit=64)
+    _require(isinstance(message.get("ok"), bool), "invalid_field", "ok must be true or false")
+    if not message["ok"]:
+        error = message.get("error")
+        _require(
+            isinstance(error, dict) and isinstance(error.get("code"), str),
+            "invalid_field",
+            "a failed result needs error.code",
+        )
+
+
+def _validate_chunk(message: dict[str, Any]) -> None:
+    _string(message, "resourceId", limit=64)
+    _seq(message.get("index"), "index")
+    _seq(message.get("total"), "total")
+    _require(
+        0 <= message["index"] < message["total"] <= MAX_CHUNKS,
+        "invalid_field",
+        f"index must be below total, and total at most {MAX_CHUNKS}",
+    )
+    _require(isinstance(message.get("data"), str), "invalid_field", "data must be a string")
+
+
+def _validate_events(message: dict[str, Any]) -> None:
+    events = message.get("events")
+    _require(
+        isinstance(events, list) and 0 < len(events) <= MAX_EVENTS_PER_FRAME,
+        "invalid_field",
+        f"events must be a list of 1 to {MAX_EVENTS_PER_FRAME} events",
+    )
+    for event in events:
+        _validate_event(event)
+    seqs = [event["seq"] for event in events]
+    _require(
+        seqs == list(range(seqs[0], seqs[0] + len(seqs))),
+        "invalid_event",
+        "the events of a frame must have consecutive seq numbers",
+    )
+
+
+_VALIDATORS = {
+    HELLO: _validate_hello,
+    HEARTBEAT: lambda m: _object(m, "state"),
+    AGENT_EVENT: _validate_events,
+    COMMAND_RESULT: _validate_result,
+    ERROR: lambda m: _string(m, "code", limit=64),
+    CHUNK: _validate_chunk,
+    WELCOME: lambda m: (
+        _string(m, "deviceId", limit=128),
+        _seq(m.get("lastAckedSeq")),
+        _seq(m.get("heartbeatIntervalSeconds"), "heartbeatIntervalSeconds"),
+    ),
+    COMMAND: lambda m: (_string(m, "commandId", limit=64), _string(m, "name", limit=64)),
+    EVENT_ACK: lambda m: _seq(m.get("seq")),
+}
+
+
+def parse_frame(
+    text: str | bytes, allowed: set[str] | frozenset[str], limit: int = MAX_FRAME_BYTES
+) -> dict[str, Any]:
+    """Decode and check one frame (or a reassembled message, with its larger limit);
+    raises ProtocolError with a clear reason."""
+    size = len(text) if isinstance(text, bytes) or len(text) * 4 <= limit else None
+    if size is None:
+        size = len(text.encode())
+    _require(size <= limit, "frame_too_large", f"frame exceeds {limit} bytes")
+    try:
+        message = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError("malformed_frame", f"not JSON: {exc}") from None
+    if (b"\\u0000" if isinstance(text, bytes) else "\\u0000") in text:
+        # NUL cannot be stored in PostgreSQL text; command output may well contain it.
+        message = _without_nul(message)
+    _require(isinstance(message, dict), "malformed_frame", "a frame is a JSON object")
+    kind = message.get("type")
+    _require(isinstance(kind, str), "malformed_frame", "a frame needs a string type")
+    _require(kind in allowed, "unknown_type", f"unexpected message type {kind!r}")
+    _VALIDATORS[kind](message)
+    return message
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def split_frame(text: str, resource_id: str, limit: int = MAX_FRAME_BYTES) -> list[str]:
+    """A frame as it goes on the wire: itself if small enough, else resource.chunk frames
+    whose data joined in order is the original text."""
+    if len(text.encode()) <= limit:
+        return [text]
+    # Leave room for the chunk envelope; slice by characters, each at most 4 bytes.
+    step = max(1, (limit - 512) // 4)
+    total = math.ceil(len(text) / step)
+    return [
+        encode(
+            {
+                "type": CHUNK,
+                "resourceId": resource_id,
+                "index": index,
+                "total": total,
+                "data": text[index * step : (index + 1) * step],
+            }
+        )
+        for index in range(total)
+    ]
+
+
+@dataclass
+class Reassembler:
+    """Joins resource.chunk slices back into the frame they came from, within bounds: at
+    most MAX_OPEN_RESOURCES at once and MAX_RESOURCE_BYTES each."""
+
+    open: dict[str, dict[int, str]] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def add(self, chunk: dict[str, Any]) -> str | None:
+        """Store one slice; returns the whole frame's text once every slice is in."""
+        resource, index, total = chunk["resourceId"], chunk["index"], chunk["total"]
+        if resource not in self.open:
+            _require(
+                len(self.open) < MAX_OPEN_RESOURCES,
+                "too_many_resources",
+                f"at most {MAX_OPEN_RESOURCES} chunked messages may be open at once",
+            )
+            self.open[resource] = {}
+            self.sizes[resource] = 0
+            self.totals[resource] = total
+        parts = self.open[resource]
+        if total != self.totals[resource] or index in parts:
+            self.drop(resource)
+            raise ProtocolError("invalid_chunks", "chunks of one resource disagree")
+        self.sizes[resource] += len(chunk["data"])
+        if self.sizes[resource] > MAX_RESOURCE_BYTES:
+            self.drop(resource)
+            raise ProtocolError("resource_too_large", "a chunked message exceeds 32 MiB")
+        parts[index] = chunk["data"]
+        if len(parts) < total:
+            return None
+        self.drop(resource)
+        return "".join(parts[i] for i in range(total))
+
+    def drop(self, resource: str) -> None:
+        self.open.pop(resource, None)
+        self.sizes.pop(resource, None)
+        self.totals.pop(resource, None)
+
+
+def device_wss_url(relay_url: str) -> str:
+    """The device socket of a relay: https://h → wss://h/device-wss, http://h → ws://…"""
+    parts = urlsplit(relay_url)
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise ValueError(f"not an http(s) relay address: {relay_url!r}")
+    path = parts.path.rstrip("/") + DEVICE_WSS_PATH
+    return urlunsplit((scheme, parts.netloc, path, "", ""))

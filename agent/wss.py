@@ -1,0 +1,267 @@
+"""DeviceWssClient (SPEC AGT-5, DEV-2): the agent's one outbound socket to the relay.
+
+A session is: connect, hello, welcome, re-send whatever the relay has not acknowledged,
+then a loop that sends new events (batched in short windows), command results and
+heartbeats, while a reader thread hands incoming frames over. A lost session is retried
+with exponential backoff and jitter; close codes that no retry can fix (a revoked token, a
+disabled device) wait the longest and are reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import websocket
+
+from . import protocol
+from .outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+BATCH_WINDOW = 0.05  # seconds: events within one window travel in one frame
+BATCH_BYTES = 512 * 1024
+BACKOFF_START, BACKOFF_MAX, BACKOFF_FATAL = 1.0, 60.0, 300.0
+
+
+class SessionEnded(Exception):
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class DeviceWssClient:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        outbox: Outbox,
+        *,
+        on_command: Callable[[dict[str, Any]], None],
+        hello_info: Callable[[], dict[str, Any]],
+        heartbeat_state: Callable[[], dict[str, Any]],
+        on_welcome: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.outbox = outbox
+        self.on_command = on_command
+        self.hello_info = hello_info
+        self.heartbeat_state = heartbeat_state
+        self.on_welcome = on_welcome or (lambda welcome: None)
+        self.outgoing: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.wakeup = threading.Event()
+        self.stop_event = threading.Event()
+        self.restart_session = threading.Event()
+        self.beat_soon = False
+        self.status: dict[str, Any] = {
+            "state": "starting",
+            "lastHeartbeatAt": None,
+            "lastHeartbeatError": None,
+            "lastCloseCode": None,
+            "connectedAt": None,
+        }
+
+    # --- control from other threads -------------------------------------------------------
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a frame (a command result) for the current or next session."""
+        self.outgoing.put(message)
+        self.wakeup.set()
+
+    def events_ready(self) -> None:
+        self.wakeup.set()
+
+    def heartbeat_now(self) -> None:
+        """Report state at once (a control-state change) instead of at the next beat."""
+        self.beat_soon = True
+        self.wakeup.set()
+
+    def reconnect(self) -> None:
+        self.restart_session.set()
+        self.wakeup.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wakeup.set()
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        delay = BACKOFF_START
+        while not self.stop_event.is_set():
+            started = time.monotonic()
+            try:
+                self._session()
+                delay = BACKOFF_START
+                continue
+            except SessionEnded as ended:
+                self.status.update(lastCloseCode=ended.code, lastHeartbeatError=ended.reason)
+                fatal = ended.code in protocol.Close.FATAL
+                log.warning("relay session ended (%s): %s", ended.code, ended.reason)
+            except (OSError, websocket.WebSocketException) as exc:
+                fatal = False
+                self.status["lastHeartbeatError"] = f"cannot reach the relay: {exc}"
+                log.warning("relay unreachable: %s", exc)
+            except Exception as exc:
+                # Whatever went wrong (a frame the agent cannot read, a local error), the
+                # socket thread lives on and tries again.
+                fatal = False
+                self.status["lastHeartbeatError"] = f"session failed: {exc}"
+                log.exception("relay session failed")
+            if time.monotonic() - started > 60:
+                delay = BACKOFF_START  # it was a long session: start over
+            wait = BACKOFF_FATAL if fatal else delay
+            self.status["state"] = "refused" if fatal else "reconnecting"
+            # Jitter spreads the reconnects of many agents after a relay restart.
+            self.stop_event.wait(wait * random.uniform(0.5, 1.0))  # noqa: S311
+            delay = min(delay * 2, BACKOFF_MAX)
+        self.status["state"] = "stopped"
+
+    def _session(self) -> None:
+        self.status["state"] = "connecting"
+        ws = websocket.create_connection(self.url, timeout=30, enable_multithread=True)
+        try:
+            self._hello(ws)
+            incoming: queue.Queue[Any] = queue.Queue()
+            reader = threading.Thread(target=self._read, args=(ws, incoming), daemon=True)
+            reader.start()
+            self._loop(ws, incoming)
+        finally:
+            with contextlib.suppress(Exception):
+                ws.close()
+
+    def _hello(self, ws: websocket.WebSocket) -> None:
+        ws.send(
+            protocol.encode(
+                {
+                    "type": protocol.HELLO,
+                    "protocolVersion": protocol.PROTOCOL_VERSION,
+                    "token": self.token,
+                    **self.hello_info(),
+                }
+            )
+        )
+        ws.settimeout(protocol.HELLO_TIMEOUT_SECONDS + 5)
+        opcode, data = ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            raise SessionEnded(_close_code(data), "the relay refused the hello")
+        message = protocol.parse_frame(data.decode(), protocol.RELAY_MESSAGES)
+        if message["type"] == protocol.ERROR:
+            opcode, data = ws.recv_data(control_frame=True)
+            raise SessionEnded(_close_code(data), message.get("message", message["code"]))
+        if message["type"] != protocol.WELCOME:
+            raise SessionEnded(None, f"expected a welcome, got {message['type']}")
+        interval = message.get("heartbeatIntervalSeconds")
+        self.interval = (
+            float(interval) if isinstance(interval, int | float) and interval > 0 else 15
+        )
+        # Pings go out with every heartbeat and the relay answers each, so silence for three
+        # intervals means the link is dead (sleep, a network change) even if TCP has not
+        # noticed; sends are bounded by the same timeout.
+        ws.settimeout(self.interval * protocol.STALE_AFTER_INTERVALS)
+        self.outbox.reconcile(message["lastAckedSeq"])
+        self.sent_upto = message["lastAckedSeq"]
+        self.status.update(state="connected", connectedAt=time.time(), lastHeartbeatAt=time.time())
+        self.status["lastHeartbeatError"] = None
+        self.on_welcome(message)
+
+    def _read(self, ws: websocket.WebSocket, incoming: queue.Queue[Any]) -> None:
+        try:
+            while True:
+                opcode, data = ws.recv_data(control_frame=True)
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    incoming.put(SessionEnded(_close_code(data), "the relay closed the socket"))
+                    self.wakeup.set()
+                    return
+                if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+                    incoming.put(data)
+                    self.wakeup.set()
+        except Exception as exc:
+            incoming.put(SessionEnded(None, f"connection lost: {exc}"))
+            self.wakeup.set()
+
+    def _loop(self, ws: websocket.WebSocket, incoming: queue.Queue[Any]) -> None:
+        next_heartbeat = time.monotonic() + self.interval
+        self.restart_session.clear()
+        while not self.stop_event.is_set():
+            if self.restart_session.is_set():
+                raise SessionEnded(protocol.Close.NORMAL, "reconnect requested")
+            while True:
+                try:
+                    item = incoming.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, SessionEnded):
+                    raise item
+                self._handle(item)
+            self._send_events(ws)
+            while True:
+                try:
+                    message = self.outgoing.get_nowait()
+                except queue.Empty:
+                    break
+                self._send(ws, message)
+            if time.monotonic() >= next_heartbeat or self.beat_soon:
+                self.beat_soon = False
+                self._send(ws, {"type": protocol.HEARTBEAT, "state": self.heartbeat_state()})
+                ws.ping()
+                self.status["lastHeartbeatAt"] = time.time()
+                next_heartbeat = time.monotonic() + self.interval
+            self.wakeup.wait(BATCH_WINDOW)
+            self.wakeup.clear()
+
+    def _handle(self, data: str | bytes) -> None:
+        try:
+            message = protocol.parse_frame(data, protocol.RELAY_MESSAGES)
+        except protocol.ProtocolError as error:
+            log.warning("relay sent a frame the agent cannot read: %s", error.message)
+            return
+        kind = message["type"]
+        if kind == protocol.EVENT_ACK:
+            self.outbox.acknowledge(message["seq"])
+        elif kind == protocol.COMMAND:
+            self.on_command(message)
+        elif kind == protocol.ERROR and message.get("code") == "seq_gap":
+            expected = message.get("expectedSeq")
+            if isinstance(expected, int) and expected >= 1:
+                self.outbox.renumber_from(expected)
+                self.sent_upto = expected - 1
+        elif kind == protocol.ERROR:
+            log.warning("relay reported %s: %s", message.get("code"), message.get("message"))
+
+    def _send_events(self, ws: websocket.WebSocket) -> None:
+        while True:
+            pending = self.outbox.pending(after=self.sent_upto, limit=protocol.MAX_EVENTS_PER_FRAME)
+            if not pending:
+                return
+            # A frame carries events up to BATCH_BYTES (at least one), so a burst of large
+            # events never makes a message the relay must refuse.
+            batch, size = [], 0
+            for event in pending:
+                weight = len(protocol.encode(event))
+                if batch and size + weight > BATCH_BYTES:
+                    break
+                batch.append(event)
+                size += weight
+            self._send(ws, {"type": protocol.AGENT_EVENT, "events": batch})
+            self.sent_upto = batch[-1]["seq"]
+
+    def _send(self, ws: websocket.WebSocket, message: dict[str, Any]) -> None:
+        text = protocol.encode(message)
+        for frame in protocol.split_frame(text, "r" + secrets.token_hex(6)):
+            ws.send(frame)
+
+
+def _close_code(data: bytes) -> int | None:
+    if len(data) >= 2:
+        return int.from_bytes(data[:2], "big")
+    return None

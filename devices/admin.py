@@ -1,0 +1,76 @@
+"""Devices in the operators' console (SPEC ADM-4). Records are read-only here: every
+change goes through devices.actions, like the API's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from . import actions
+from .models import Device, DeviceToken
+
+
+class DeviceTokenInline(admin.TabularInline):
+    model = DeviceToken
+    fields = ("hint", "created_at", "revoked_at", "revoked_reason", "revoked_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "device_id",
+        "owner",
+        "enabled",
+        "online",
+        "last_heartbeat_at",
+        "agent_version",
+        "platform",
+    )
+    list_filter = ("enabled", "online", "mode", "platform")
+    search_fields = ("name", "device_id", "owner__username", "owner__user_id")
+    list_select_related = ("owner",)
+    readonly_fields = [field.name for field in Device._meta.fields]
+    inlines = [DeviceTokenInline]
+    actions = ["disable_devices", "enable_devices", "revoke_tokens"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # devices come from pairing (SET-7)
+
+    @admin.action(
+        description=_("Disable selected devices (closes their connections)"),
+        permissions=["change"],
+    )
+    def disable_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        for device in queryset.filter(enabled=True):
+            actions.set_device_enabled(device, False)
+        self.message_user(request, _("Disabled."), messages.SUCCESS)
+
+    @admin.action(description=_("Enable selected devices"), permissions=["change"])
+    def enable_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        for device in queryset.filter(enabled=False):
+            actions.set_device_enabled(device, True)
+        self.message_user(request, _("Enabled."), messages.SUCCESS)
+
+    @admin.action(
+        description=_("Revoke the tokens of selected devices (their agents must pair again)"),
+        permissions=["change"],
+    )
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        for device in queryset:
+            actions.revoke_device_token(device, request.user)
+        self.message_user(request, _("Tokens revoked."), messages.SUCCESS)

@@ -1,0 +1,212 @@
+"""The only writers of commands (SPEC DEV-3): issue, deliver, answer, expire.
+
+A command is stored before anything is sent, so it survives any relay process: the process
+holding the device's socket is nudged through the channel layer, and also picks up what
+waits for it when the device connects and on every heartbeat, so a nudge the channel layer
+dropped only delays a command. Delivery is at least once; the agent runs each command id
+once and answers a repeat with the stored result.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from agent import protocol
+from codexpanel import clock
+from codexpanel.errors import ActionError
+
+from .eventlog import live_messages, record_relay_event_locked
+from .groups import Message, command_group, device_group, publish_after_commit
+from .models import Command, Device
+from .presence import is_online
+
+ID_PREFIX = "cmd_"
+
+
+def serialize(command: Command) -> dict[str, Any]:
+    return {
+        "commandId": command.command_id,
+        "deviceId": command.device.device_id,
+        "name": command.name,
+        "params": command.params,
+        "status": command.status,
+        "createdAt": command.created_at.isoformat(),
+        "expiresAt": command.expires_at.isoformat(),
+        "sentAt": command.sent_at.isoformat() if command.sent_at else None,
+        "finishedAt": command.finished_at.isoformat() if command.finished_at else None,
+        "result": command.result,
+        "error": command.error,
+    }
+
+
+def wire_message(command: Command) -> dict[str, Any]:
+    return {
+        "type": protocol.COMMAND,
+        "commandId": command.command_id,
+        "name": command.name,
+        "params": command.params,
+    }
+
+
+def _ttl() -> timedelta:
+    return timedelta(seconds=settings.CODEXPANEL_COMMAND_TTL_SECONDS)
+
+
+@transaction.atomic
+def issue_command(
+    user: User, device: Device, name: str, params: Any, *, queue: bool = False
+) -> Command:
+    """Store a command for a device the caller may operate (authorized by the caller)."""
+    name = protocol.LEGACY_COMMANDS.get(name, name)
+    try:
+        protocol.validate_command_params(name, params)
+    except protocol.ProtocolError as error:
+        raise ActionError(error.code, error.message, 400) from error
+    waits_for_device = queue and name in protocol.QUEUEABLE_COMMANDS
+    if not waits_for_device and not is_online(device):
+        raise ActionError(
+            "device_offline", _("This computer is offline. The command was not sent."), 409
+        )
+    now = clock.now()
+    command = Command.objects.create(
+        command_id=ID_PREFIX + secrets.token_urlsafe(12),
+        device=device,
+        issued_by=user,
+        name=name,
+        params=params,
+        created_at=now,
+        expires_at=now + _ttl(),
+    )
+    publish_after_commit([(device_group(device.pk), {"type": "device.commands"})])
+    return command
+
+
+def claim_deliveries(
+    device_pk: int, in_flight: set[str], redeliver: bool
+) -> tuple[set[str], list[Command]]:
+    """What the device's socket should send now.
+
+    Returns which of the socket's unanswered commands are still open (the others finished
+    or expired, and free their place) and the commands claimed for sending: what is
+    queued and, just after a hello, what was sent before but never answered, oldest
+    first, as many as the socket may have unanswered. Each is marked sent as claimed."""
+    now = clock.now()
+    still_open = set(
+        Command.objects.filter(
+            device_id=device_pk,
+            command_id__in=in_flight,
+            status=Command.Status.SENT,
+            expires_at__gt=now,
+        ).values_list("command_id", flat=True)
+    )
+    room = settings.CODEXPANEL_COMMANDS_IN_FLIGHT - len(still_open)
+    if room <= 0:
+        return still_open, []
+    waiting = Q(status=Command.Status.QUEUED)
+    if redeliver:
+        waiting |= Q(status=Command.Status.SENT)
+    candidates = (
+        Command.objects.filter(waiting, device_id=device_pk, expires_at__gt=now)
+        .exclude(command_id__in=still_open)
+        .select_related("device")
+        .order_by("created_at", "pk")[:room]
+    )
+    claimed = []
+    for command in candidates:
+        # Conditional on the status just read, so two sockets never both claim a command.
+        sent = Command.objects.filter(pk=command.pk, status=command.status).update(
+            status=Command.Status.SENT, sent_at=now, deliveries=F("deliveries") + 1
+        )
+        if sent:
+            claimed.append(command)
+    return still_open, claimed
+
+
+@dataclass(frozen=True)
+class Answered:
+    command: Command | None
+    messages: list[Message]
+
+
+@transaction.atomic
+def record_result(device_pk: int, message: dict[str, Any]) -> Answered:
+    """Store a command.result from the device's socket; a repeat is ignored."""
+    ok = message["ok"]
+    now = clock.now()
+    answered = Command.objects.filter(
+        device_id=device_pk,
+        command_id=message["commandId"],
+        status__in=[Command.Status.QUEUED, Command.Status.SENT],
+    ).update(
+        status=Command.Status.DONE if ok else Command.Status.FAILED,
+        finished_at=now,
+        result=message.get("result") if ok else None,
+        error=None if ok else message.get("error"),
+    )
+    if not answered:
+        return Answered(None, [])
+    command = Command.objects.select_related("device").get(
+        device_id=device_pk, command_id=message["commandId"]
+    )
+    return Answered(command, _finished_messages(command))
+
+
+def _finished_messages(command: Command) -> list[Message]:
+    device = Device.objects.select_for_update().get(pk=command.device_id)
+    event = record_relay_event_locked(
+        device,
+        "command.updated",
+        {
+            "commandId": command.command_id,
+            "name": command.name,
+            "status": command.status,
+            "error": command.error,
+        },
+        thread_id=str(command.params.get("threadId") or "")[:256],
+    )
+    return [
+        (command_group(command.command_id), {"type": "command.finished"}),
+        *live_messages(device, [event]),
+    ]
+
+
+def expire_commands() -> list[Message]:
+    """Expire commands that were not delivered and answered in time (DEV-3's bounded
+    TTL), each once, whichever process finds it first."""
+    now = clock.now()
+    messages: list[Message] = []
+    overdue = Command.objects.filter(
+        status__in=[Command.Status.QUEUED, Command.Status.SENT], expires_at__lte=now
+    ).values_list("pk", flat=True)
+    for pk in list(overdue[:1000]):
+        with transaction.atomic():
+            expired = Command.objects.filter(
+                pk=pk, status__in=[Command.Status.QUEUED, Command.Status.SENT]
+            ).update(
+                status=Command.Status.EXPIRED,
+                finished_at=now,
+                error={"code": "expired", "message": "The command was not answered in time."},
+            )
+            if expired:
+                messages += _finished_messages(Command.objects.get(pk=pk))
+    return messages
+
+
+def find_command(device: Device, command_id: str) -> Command:
+    command = (
+        Command.objects.select_related("device")
+        .filter(device=device, command_id=command_id)
+        .first()
+    )
+    if command is None:
+        raise ActionError("command_not_found", _("No such command."), 404)
+    return command

@@ -1,0 +1,311 @@
+"""/device-wss: the agents' socket (SPEC DEV-2, DEV-3, DEV-4).
+
+Identity comes only from the device token, in the hello or the handshake's Authorization
+header. Every frame is checked by agent.protocol before it is acted on; a bad frame gets an
+`error` frame (or, before the hello, a close), never an exception. What the relay sends a
+device is bounded: commands go out only while fewer than CODEXPANEL_COMMANDS_IN_FLIGHT are
+unanswered, so a device that stops reading makes its commands wait in the database, not in
+memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from agent import __version__, protocol
+from agent.protocol import Close
+
+from . import commands, presence
+from .actions import DeviceTokenRefused, resolve_device_token
+from .eventlog import live_messages, record_agent_events
+from .groups import device_group, publish, user_group
+from .sweeper import ensure_sweeper
+
+log = logging.getLogger(__name__)
+
+REFUSAL_CLOSE = {
+    "invalid_token": Close.INVALID_TOKEN,
+    "token_revoked": Close.TOKEN_REVOKED,
+    "device_disabled": Close.DEVICE_DISABLED,
+    "owner_disabled": Close.OWNER_DISABLED,
+}
+REVOKE_CLOSE = {
+    "device_disabled": Close.DEVICE_DISABLED,
+    "device_removed": Close.DEVICE_REMOVED,
+}
+
+
+class DeviceSocketConsumer(AsyncWebsocketConsumer):
+    device_pk: int | None = None
+
+    async def connect(self) -> None:
+        self.device_pk = None
+        self.owner_pk: int | None = None
+        self.token_pk: int | None = None
+        self.in_flight: set[str] = set()
+        self.chunks = protocol.Reassembler()
+        self.closing = False
+        self.last_heartbeat = time.monotonic()
+        self.tasks: list[asyncio.Task[None]] = []
+        await self.accept()
+        self.tasks.append(asyncio.create_task(self._hello_deadline()))
+
+    # --- receiving ------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        raw = text_data if text_data is not None else bytes_data
+        try:
+            await self._receive(raw or b"")
+        except Exception:
+            # A bug must not leave a dead socket holding the device: log it, say so, and
+            # close; the agent reconnects and re-sends what was not acknowledged.
+            log.exception("device socket %s failed", self.device_pk)
+            await self._send(
+                {"type": protocol.ERROR, "code": "internal_error", "message": "relay error"}
+            )
+            await self._close(Close.INTERNAL_ERROR, reason="internal_error")
+
+    async def _receive(self, raw: str | bytes) -> None:
+        try:
+            message = protocol.parse_frame(raw, protocol.AGENT_MESSAGES)
+            if message["type"] == protocol.CHUNK:
+                if self.device_pk is None:
+                    raise protocol.ProtocolError("hello_required", "the first frame must be hello")
+                whole = self.chunks.add(message)
+                if whole is None:
+                    return
+                message = protocol.parse_frame(
+                    whole,
+                    protocol.AGENT_MESSAGES - {protocol.CHUNK},
+                    limit=protocol.MAX_RESOURCE_BYTES,
+                )
+        except protocol.ProtocolError as error:
+            await self._refuse_frame(error)
+            return
+        try:
+            await self._dispatch(message)
+        except protocol.ProtocolError as error:
+            await self._refuse_frame(error)
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if self.device_pk is None:
+            if kind != protocol.HELLO:
+                raise protocol.ProtocolError("hello_required", "the first frame must be hello")
+            await self._hello(message)
+        elif kind == protocol.HELLO:
+            raise protocol.ProtocolError("already_connected", "hello was already received")
+        elif kind == protocol.HEARTBEAT:
+            await self._heartbeat(message)
+        elif kind == protocol.AGENT_EVENT:
+            await self._events(message)
+        elif kind == protocol.COMMAND_RESULT:
+            await self._result(message)
+        elif kind == protocol.ERROR:
+            log.info("device %s reported %s: %s", self.device_pk, message["code"], message)
+
+    async def _refuse_frame(self, error: protocol.ProtocolError) -> None:
+        await self._send({"type": protocol.ERROR, "code": error.code, "message": error.message})
+        if error.code in ("frame_too_large", "resource_too_large"):
+            await self._close(Close.MESSAGE_TOO_BIG)
+        elif error.code == "unsupported_version":
+            await self._close(Close.UNSUPPORTED_VERSION)
+        elif self.device_pk is None:
+            await self._close(Close.PROTOCOL_ERROR)
+
+    # --- hello ----------------------------------------------------------------------------
+
+    def _handshake_token(self) -> str:
+        for name, value in self.scope.get("headers", []):
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer":
+                    return token.strip()
+        return ""
+
+    async def _hello(self, hello: dict[str, Any]) -> None:
+        token = hello.get("token") or self._handshake_token()
+        try:
+            device_token = await database_sync_to_async(resolve_device_token)(token)
+        except DeviceTokenRefused as refused:
+            await self._send(
+                {"type": protocol.ERROR, "code": refused.reason, "message": refused.message}
+            )
+            await self._close(REFUSAL_CLOSE[refused.reason])
+            return
+        device = device_token.device
+        self.device_pk, self.owner_pk, self.token_pk = device.pk, device.owner_id, device_token.pk
+        await self.channel_layer.group_add(device_group(device.pk), self.channel_name)
+        await self.channel_layer.group_add(user_group(device.owner_id), self.channel_name)
+        # One socket per device: an older one (a reconnect racing a dead connection) goes.
+        await self.channel_layer.group_send(
+            device_group(device.pk), {"type": "device.superseded", "channel": self.channel_name}
+        )
+        try:
+            connected = await database_sync_to_async(presence.connect)(
+                device.pk, device_token.pk, self.channel_name, hello
+            )
+        except presence.AccessEnded as ended:
+            await self._end_access(ended.reason)
+            return
+        self.last_heartbeat = time.monotonic()
+        await self._send(
+            {
+                "type": protocol.WELCOME,
+                "deviceId": device.device_id,
+                "heartbeatIntervalSeconds": presence.heartbeat_interval(),
+                "lastAckedSeq": connected.device.last_acked_seq,
+                "agentVersion": __version__,
+                "protocolVersion": protocol.PROTOCOL_VERSION,
+            }
+        )
+        await publish(connected.messages)
+        self.tasks.append(asyncio.create_task(self._watch_heartbeats()))
+        ensure_sweeper()
+        await self._deliver(redeliver=True)
+
+    async def _hello_deadline(self) -> None:
+        await asyncio.sleep(protocol.HELLO_TIMEOUT_SECONDS)
+        if self.device_pk is None and not self.closing:
+            await self._send(
+                {"type": protocol.ERROR, "code": "hello_timeout", "message": "no hello in time"}
+            )
+            await self._close(Close.HELLO_TIMEOUT)
+
+    # --- after hello ----------------------------------------------------------------------
+
+    async def _heartbeat(self, message: dict[str, Any]) -> None:
+        self.last_heartbeat = time.monotonic()
+        try:
+            messages = await database_sync_to_async(presence.heartbeat)(
+                self.device_pk, self.token_pk, self.channel_name, message.get("state")
+            )
+        except presence.Replaced:
+            await self._close(Close.REPLACED, reason="replaced")
+            return
+        except presence.AccessEnded as ended:
+            await self._end_access(ended.reason)
+            return
+        await publish(messages)
+        await self._deliver(redeliver=False)
+
+    async def _watch_heartbeats(self) -> None:
+        """Close a socket whose heartbeats stopped: the TCP connection may hang for long."""
+        interval = presence.heartbeat_interval()
+        limit = interval * protocol.STALE_AFTER_INTERVALS
+        while not self.closing:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self.last_heartbeat > limit:
+                await self._close(Close.HEARTBEAT_TIMEOUT, reason="heartbeat_timeout")
+                return
+
+    async def _events(self, message: dict[str, Any]) -> None:
+        recorded = await database_sync_to_async(record_agent_events)(
+            self.device_pk, message["events"]
+        )
+        if recorded.expected_seq is not None:
+            await self._send(
+                {
+                    "type": protocol.ERROR,
+                    "code": "seq_gap",
+                    "message": f"expected seq {recorded.expected_seq}",
+                    "expectedSeq": recorded.expected_seq,
+                }
+            )
+        await self._send({"type": protocol.EVENT_ACK, "seq": recorded.acked_seq})
+        await publish(live_messages(recorded.device, recorded.events))
+
+    async def _result(self, message: dict[str, Any]) -> None:
+        self.in_flight.discard(message["commandId"])
+        answered = await database_sync_to_async(commands.record_result)(self.device_pk, message)
+        await publish(answered.messages)
+        await self._deliver(redeliver=False)
+
+    async def _deliver(self, redeliver: bool) -> None:
+        still_open, claimed = await database_sync_to_async(commands.claim_deliveries)(
+            self.device_pk, set(self.in_flight), redeliver
+        )
+        # Commands that expired unanswered no longer take a place.
+        self.in_flight &= still_open
+        for command in claimed:
+            self.in_flight.add(command.command_id)
+            await self._send(commands.wire_message(command))
+
+    # --- channel-layer messages -----------------------------------------------------------
+
+    async def device_commands(self, message: dict[str, Any]) -> None:
+        if self.device_pk is not None:
+            await self._deliver(redeliver=False)
+
+    async def device_superseded(self, message: dict[str, Any]) -> None:
+        if message["channel"] != self.channel_name:
+            await self._close(Close.REPLACED, reason="replaced")
+
+    async def device_revoke(self, message: dict[str, Any]) -> None:
+        token = message.get("tokenPk")
+        if token is None or token == self.token_pk:
+            code = REVOKE_CLOSE.get(message["reason"], Close.TOKEN_REVOKED)
+            await self._close(code, reason=message["reason"])
+
+    async def device_stale(self, message: dict[str, Any]) -> None:
+        if message.get("channel") == self.channel_name:
+            await self._close(Close.HEARTBEAT_TIMEOUT, reason="heartbeat_timeout")
+
+    async def user_sessions_ended(self, message: dict[str, Any]) -> None:
+        # The owner was disabled, regrouped or given a new password (IAM-9). If the
+        # account is still enabled, the agent reconnects and says hello again.
+        await self._close(Close.SESSIONS_ENDED, reason="sessions_ended")
+
+    # --- closing --------------------------------------------------------------------------
+
+    async def _end_access(self, reason: str) -> None:
+        messages = {
+            "token_revoked": "This device token was revoked.",
+            "device_disabled": "This device has been disabled by an operator.",
+            "owner_disabled": "The account owning this device is disabled.",
+            "device_removed": "This device was removed.",
+        }
+        await self._send({"type": protocol.ERROR, "code": reason, "message": messages[reason]})
+        code = {**REFUSAL_CLOSE, **REVOKE_CLOSE}[reason]
+        await self._close(code, reason=reason)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if not self.closing:
+            await self.send(text_data=protocol.encode(message))
+
+    async def _close(self, code: int, reason: str = "closed") -> None:
+        if self.closing:
+            return
+        self.closing = True
+        # Offline first, so whoever reacts to the close already sees the device offline.
+        await self._release(reason)
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        await self._release("disconnected")
+
+    async def _release(self, reason: str) -> None:
+        current = asyncio.current_task()
+        for task in self.tasks:
+            if task is not current:
+                task.cancel()
+        self.tasks = []
+        if self.device_pk is None:
+            return
+        device_pk, self.device_pk = self.device_pk, None
+        await self.channel_layer.group_discard(device_group(device_pk), self.channel_name)
+        if self.owner_pk is not None:
+            await self.channel_layer.group_discard(user_group(self.owner_pk), self.channel_name)
+        messages = await database_sync_to_async(presence.disconnect)(
+            device_pk, self.channel_name, reason
+        )
+        await publish(messages)

@@ -1,0 +1,55 @@
+"""Channel-layer groups and how messages reach them.
+
+A state change is committed first and announced after: the async socket code awaits
+`publish` once its database work has returned, and sync code (views, actions, admin)
+calls `publish_after_commit`, so no listener ever hears of a row that rolled back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+Message = tuple[str, dict[str, Any]]
+
+
+def device_group(device_pk: int) -> str:
+    """The socket holding one device."""
+    return f"device.{device_pk}"
+
+
+def user_group(user_pk: int) -> str:
+    """Every live connection of one user: browser streams and device sockets (IAM-9)."""
+    return f"user.{user_pk}"
+
+
+def user_events_group(user_pk: int) -> str:
+    return f"events.user.{user_pk}"
+
+
+def device_events_group(device_pk: int) -> str:
+    return f"events.device.{device_pk}"
+
+
+def command_group(command_id: str) -> str:
+    """Whoever is waiting for one command's result."""
+    return f"command.{command_id}"
+
+
+async def publish(messages: list[Message]) -> None:
+    layer = get_channel_layer()
+    for group, message in messages:
+        await layer.group_send(group, message)
+
+
+def publish_now(messages: list[Message]) -> None:
+    if messages:
+        async_to_sync(publish)(messages)
+
+
+def publish_after_commit(messages: list[Message]) -> None:
+    if messages:
+        transaction.on_commit(lambda: publish_now(messages))

@@ -1,0 +1,179 @@
+"""Online and offline (SPEC DEV-2): which socket holds a device, its heartbeats, and the
+sweep that declares silent devices offline from any relay process.
+
+A device is online while a socket holds it and its heartbeats keep coming. The process
+holding the socket records each heartbeat; any process may find a device whose heartbeats
+stopped (its process died, or the connection hangs) and mark it offline. Each change of
+state is logged once as an event, because each is a conditional update under the device
+row's lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import User
+from agent.protocol import STALE_AFTER_INTERVALS
+from codexpanel import clock
+
+from .eventlog import live_messages, record_relay_event_locked
+from .groups import Message, device_group
+from .models import Device, DeviceToken
+
+
+def heartbeat_interval() -> int:
+    return settings.CODEXPANEL_HEARTBEAT_INTERVAL_SECONDS
+
+
+def stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=heartbeat_interval() * STALE_AFTER_INTERVALS)
+
+
+def is_online(device: Device, now: datetime | None = None) -> bool:
+    """Online as people should see it: held by a socket and heard from recently."""
+    now = now or clock.now()
+    return bool(
+        device.online
+        and device.last_heartbeat_at is not None
+        and device.last_heartbeat_at > stale_before(now)
+    )
+
+
+class AccessEnded(Exception):
+    """The socket's token, device or owner stopped being valid; `reason` names which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _check_access(device: Device, token_pk: int) -> None:
+    """Re-check, under the device lock, what the hello checked: a revocation that raced
+    the hello, or whose news the channel layer dropped, still ends the socket."""
+    if not DeviceToken.objects.filter(pk=token_pk, device=device, revoked_at__isnull=True).exists():
+        raise AccessEnded("token_revoked")
+    if not device.enabled:
+        raise AccessEnded("device_disabled")
+    if not User.objects.filter(pk=device.owner_id, is_active=True).exists():
+        raise AccessEnded("owner_disabled")
+
+
+@dataclass(frozen=True)
+class Connected:
+    device: Device
+    messages: list[Message]
+
+
+@transaction.atomic
+def connect(device_pk: int, token_pk: int, channel: str, hello: dict[str, Any]) -> Connected:
+    """A socket said hello for this device: it now holds the device."""
+    now = clock.now()
+    device = Device.objects.select_for_update().get(pk=device_pk)
+    _check_access(device, token_pk)
+    was_online = device.online
+    device.online = True
+    device.connection = channel
+    device.connected_at = now
+    device.last_heartbeat_at = now
+    device.last_seen_at = now
+    device.last_error = ""
+    if hello.get("agentVersion"):
+        device.agent_version = hello["agentVersion"]
+    device.capabilities = {
+        "provider": hello.get("provider") or {},
+        "capabilities": hello.get("capabilities") or {},
+    }
+    device.save(
+        update_fields=[
+            "online",
+            "connection",
+            "connected_at",
+            "last_heartbeat_at",
+            "last_seen_at",
+            "last_error",
+            "agent_version",
+            "capabilities",
+        ]
+    )
+    messages: list[Message] = []
+    if not was_online:
+        event = record_relay_event_locked(device, "device.online", {"online": True})
+        messages = live_messages(device, [event])
+    return Connected(device, messages)
+
+
+class Replaced(Exception):
+    """Another socket holds the device now."""
+
+
+@transaction.atomic
+def heartbeat(
+    device_pk: int, token_pk: int, channel: str, state: dict[str, Any] | None
+) -> list[Message]:
+    """Record a heartbeat from the socket holding the device, and the control state it
+    reports (SPEC §6) when that changed. Raises Replaced or AccessEnded when the socket
+    should close."""
+    now = clock.now()
+    # Lock, then write: an update followed by a lock of the same row can deadlock on
+    # PostgreSQL with a concurrent insert that references the device.
+    device = Device.objects.select_for_update().filter(pk=device_pk).first()
+    if device is None:
+        raise AccessEnded("device_removed")
+    if device.connection != channel:
+        raise Replaced
+    _check_access(device, token_pk)
+    device.last_heartbeat_at = now
+    device.last_seen_at = now
+    device.online = True
+    fields = ["last_heartbeat_at", "last_seen_at", "online"]
+    control = (state or {}).get("controlState")
+    changed = isinstance(control, dict) and device.control_state != control
+    if changed:
+        device.control_state = control
+        fields.append("control_state")
+    device.save(update_fields=fields)
+    if not changed:
+        return []
+    event = record_relay_event_locked(device, "device.controlState", {"controlState": control})
+    return live_messages(device, [event])
+
+
+def _mark_offline(device: Device, reason: str) -> list[Message]:
+    device.online = False
+    device.connection = ""
+    device.save(update_fields=["online", "connection"])
+    event = record_relay_event_locked(device, "device.offline", {"online": False, "reason": reason})
+    return live_messages(device, [event])
+
+
+@transaction.atomic
+def disconnect(device_pk: int, channel: str, reason: str) -> list[Message]:
+    """The socket closed: if it still held the device, the device is offline at once."""
+    device = Device.objects.select_for_update().filter(pk=device_pk).first()
+    if device is None or device.connection != channel:
+        return []  # removed, or a newer socket holds it
+    return _mark_offline(device, reason)
+
+
+def sweep_stale() -> list[Message]:
+    """Mark offline every device whose heartbeats stopped, whichever process held it, and
+    tell that socket (if its process still lives) to close."""
+    now = clock.now()
+    messages: list[Message] = []
+    candidates = Device.objects.filter(
+        online=True, last_heartbeat_at__lt=stale_before(now)
+    ).values_list("pk", flat=True)
+    for device_pk in list(candidates[:1000]):
+        with transaction.atomic():
+            device = Device.objects.select_for_update().get(pk=device_pk)
+            if not device.online or device.last_heartbeat_at >= stale_before(now):
+                continue
+            channel = device.connection
+            messages += _mark_offline(device, "heartbeat_timeout")
+            messages.append((device_group(device.pk), {"type": "device.stale", "channel": channel}))
+    return messages

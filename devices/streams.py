@@ -1,0 +1,215 @@
+"""GET /events: the browsers' live event stream, as Server-Sent Events (SPEC DEV-5).
+
+A stream counts positions contiguously (see devices.eventlog.StreamScope). It joins its
+channel-layer groups before reading the log, so nothing published meanwhile is missed: the
+channel layer holds it until the replay is sent, and anything at or below the last position
+sent is skipped. A live event more than one past that position means the channel layer
+dropped something (it does, silently, when a channel is full): the stream reads the gap
+from the log before going on. Either way, no event is lost or sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.http import AsyncHttpConsumer
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from codexpanel.errors import ActionError, error_body
+from codexpanel.retired import DEVICE_GATEWAY
+
+from .access import Use, authorize_device, operates_any_device
+from .eventlog import StreamScope, load_event
+from .groups import device_events_group, user_events_group, user_group
+from .sweeper import ensure_sweeper
+
+log = logging.getLogger(__name__)
+
+RETRY_MS = 2000
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    """Browsers send Origin on cross-origin requests: it must be this relay's own origin
+    or a trusted one. Same-origin EventSource requests carry none."""
+    if _header(scope, b"sec-fetch-site") == "cross-site":
+        return False
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return True
+    host = _header(scope, b"host") or ""
+    parsed = urlsplit(origin)
+    return parsed.netloc == host or origin in settings.CSRF_TRUSTED_ORIGINS
+
+
+def _scope_for(user: Any, device_id: str, thread_id: str) -> StreamScope:
+    if not device_id:
+        return StreamScope(user_pk=user.pk, thread_id=thread_id)
+    device = authorize_device(user, device_id, Use.READ)
+    return StreamScope(
+        user_pk=user.pk,
+        device_pk=device.pk,
+        all_owners=operates_any_device(user),
+        thread_id=thread_id,
+    )
+
+
+class EventStreamConsumer(AsyncHttpConsumer):
+    finished = False
+    keepalive: asyncio.Task[None] | None = None
+    groups_joined: list[str] = []
+
+    async def http_request(self, message: dict[str, Any]) -> None:
+        # Unlike the base class, the consumer lives on after handle(): the stream stays
+        # open and channel-layer messages keep arriving until either side ends it.
+        if message.get("more_body"):
+            return
+        self.finished = False
+        await self.handle(b"")
+        if self.finished:
+            await self.disconnect()
+            raise StopConsumer()
+
+    async def _refuse(self, code: str, message: str, status: int, **details: Any) -> None:
+        body = json.dumps(error_body(code, message, details or None), ensure_ascii=False)
+        await self.send_response(
+            status, body.encode(), headers=[(b"Content-Type", b"application/json")]
+        )
+        self.finished = True
+
+    async def handle(self, body: bytes) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        if query.get("role") == ["agent"]:
+            await self._refuse(
+                "retired",
+                _("This endpoint has been retired. Use %(replacement)s instead.")
+                % {"replacement": DEVICE_GATEWAY},
+                410,
+                replacement=DEVICE_GATEWAY,
+            )
+            return
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self._refuse("not_authenticated", _("Sign in first."), 401)
+            return
+        if not origin_allowed(self.scope):
+            await self._refuse("bad_origin", _("This origin may not read the stream."), 403)
+            return
+        try:
+            self.stream = await database_sync_to_async(_scope_for)(
+                user, query.get("device", [""])[0][:128], query.get("thread", [""])[0][:256]
+            )
+        except ActionError as error:
+            await self._refuse(error.code, error.message, error.status)
+            return
+        resume = _header(self.scope, b"last-event-id") or query.get("lastEventId", [None])[0]
+        if resume is not None and not (resume.isascii() and resume.isdigit()):
+            await self._refuse("invalid_request", _("Last-Event-ID must be a number."), 400)
+            return
+
+        groups = [user_group(user.pk)]
+        if self.stream.device_pk is None:
+            groups.append(user_events_group(user.pk))
+        else:
+            groups.append(device_events_group(self.stream.device_pk))
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = groups
+
+        self.sent_bytes = 0
+        await self.send_headers(
+            headers=[
+                (b"Content-Type", b"text/event-stream; charset=utf-8"),
+                (b"Cache-Control", b"no-cache, no-store"),
+                (b"X-Accel-Buffering", b"no"),
+            ]
+        )
+        await self._write(f"retry: {RETRY_MS}\n\n")
+        if resume is None:
+            self.position = await database_sync_to_async(self.stream.tail)()
+        else:
+            self.position = int(resume)
+            await self._catch_up(until=None)
+        self.keepalive = asyncio.create_task(self._keep_alive())
+        ensure_sweeper()
+
+    # --- writing --------------------------------------------------------------------------
+
+    async def _write(self, text: str) -> None:
+        if self.finished:
+            return
+        data = text.encode()
+        self.sent_bytes += len(data)
+        await self.send_body(data, more_body=True)
+
+    async def _send_event(self, event: dict[str, Any]) -> None:
+        position = self.stream.position(event)
+        if self.stream.matches(event):
+            if event.get("payloadOmitted"):
+                event = await database_sync_to_async(load_event)(event["id"]) or event
+            event = {key: value for key, value in event.items() if key != "ownerPk"}
+            data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+            await self._write(f"id: {position}\ndata: {data}\n\n")
+        self.position = position
+        if self.sent_bytes >= settings.CODEXPANEL_STREAM_MAX_BYTES:
+            # The browser reconnects with Last-Event-ID and resumes exactly here.
+            await self._end()
+
+    async def _catch_up(self, until: int | None) -> None:
+        """Send what the log holds past our position (up to `until`), page by page."""
+        while not self.finished:
+            page = await database_sync_to_async(self.stream.after)(self.position, until)
+            for event in page:
+                await self._send_event(event)
+            if len(page) == 0 or (until is not None and self.position >= until):
+                return
+
+    async def _keep_alive(self) -> None:
+        while not self.finished:
+            await asyncio.sleep(settings.CODEXPANEL_STREAM_KEEPALIVE_SECONDS)
+            await self._write(": keep-alive\n\n")
+
+    async def _end(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        await self.send_body(b"", more_body=False)
+        await self.disconnect()
+        raise StopConsumer()
+
+    # --- channel-layer messages -----------------------------------------------------------
+
+    async def stream_events(self, message: dict[str, Any]) -> None:
+        for event in message["events"]:
+            position = self.stream.position(event)
+            if position <= self.position:
+                continue  # already sent by the replay
+            if position > self.position + 1:
+                await self._catch_up(until=position - 1)
+            # Past the gap (or over events pruned from the log meanwhile) either way.
+            if position > self.position:
+                await self._send_event(event)
+
+    async def user_sessions_ended(self, message: dict[str, Any]) -> None:
+        await self._end()
+
+    async def disconnect(self) -> None:
+        self.finished = True
+        if self.keepalive is not None and self.keepalive is not asyncio.current_task():
+            self.keepalive.cancel()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = []

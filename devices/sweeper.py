@@ -1,0 +1,51 @@
+"""The background sweep each relay process runs while it holds sockets or streams: marks
+silent devices offline, expires overdue commands, and prunes old events. Every step is a
+conditional update, so any number of processes may sweep at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from . import commands, presence
+from .eventlog import prune_events
+from .groups import Message, publish
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY_SECONDS = 3600
+_sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def sweep_once() -> list[Message]:
+    return presence.sweep_stale() + commands.expire_commands()
+
+
+async def _run() -> None:
+    last_prune = 0.0
+    while True:
+        await asyncio.sleep(presence.heartbeat_interval())
+        try:
+            await publish(await database_sync_to_async(sweep_once)())
+            if time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
+                await database_sync_to_async(prune_events)()
+                last_prune = time.monotonic()
+        except Exception:
+            log.exception("presence sweep failed; retrying next interval")
+
+
+def ensure_sweeper() -> None:
+    """Start this process's sweep on the running loop, once."""
+    if not settings.CODEXPANEL_BACKGROUND_SWEEP:
+        return
+    loop = asyncio.get_running_loop()
+    task = _sweepers.get(loop)
+    if task is None or task.done():
+        _sweepers[loop] = loop.create_task(_run())

@@ -1,0 +1,33 @@
+from django.urls import path
+
+from . import command_views, views
+
+app_name = "devices"
+
+urlpatterns = [
+    path("api/devices", views.DeviceListView.as_view(), name="list"),
+    path("api/devices/<str:device_id>", views.DeviceDetailView.as_view(), name="detail"),
+    path(
+        "api/devices/<str:device_id>/revoke-token",
+        views.RevokeTokenView.as_view(),
+        name="revoke-token",
+    ),
+    path(
+        "api/devices/<str:device_id>/commands",
+        command_views.CommandListView.as_view(),
+        name="commands",
+    ),
+    path(
+        "api/devices/<str:device_id>/commands/<str:command_id>",
+        command_views.command_detail,
+        name="command",
+    ),
+    path(
+        "api/devices/<str:device_id>/events",
+        command_views.EventHistoryView.as_view(),
+        name="events",
+    ),
+    path("api/agent/device", views.AgentDeviceView.as_view(), name="agent-device"),
+    path("agent/version", views.agent_manifest, name="agent-version"),
+    path("agent/<path:path>", views.agent_file, name="agent-file"),
+]

@@ -1,0 +1,238 @@
+"""Real relay processes on loopback, and the clients that talk to them the way browsers do:
+shared by the tests that cross process boundaries."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+from .conftest import PASSWORD, port_open, require
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SETUP = """
+import django, json
+django.setup()
+from accounts.models import User
+from devices.actions import bind_device, mint_device_token
+user = User.objects.create_user("ada", %r)
+minted = mint_device_token()
+device = bind_device(owner=user, device_id=%r, name="desk", platform="linux",
+    agent_version="0.2.0", workspace="/w", token_hash=minted.digest,
+    token_hint=minted.plaintext[:12], bound_by=user, allow_rebind=True).device
+print(json.dumps({"token": minted.plaintext, "deviceId": device.device_id}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Relay:
+    """A relay deployment: one database, one channel layer, any number of Daphne
+    processes."""
+
+    def __init__(self, database_url: str, redis_url: str = "") -> None:
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "DJANGO_SETTINGS_MODULE": "codexpanel.settings",
+            "DEBUG": "false",
+            "CODEXPANEL_SESSION_SECRET": "live-" + "x" * 60,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": database_url,
+            "CODEXPANEL_SECURE_SSL_REDIRECT": "false",
+            "CODEXPANEL_SECURE_COOKIES": "false",
+            "CODEXPANEL_HSTS_SECONDS": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        if redis_url:
+            self.env["REDIS_URL"] = redis_url
+        self.processes: list[subprocess.Popen[str]] = []
+        self.hosts: list[str] = []
+
+    def python(self, code: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def migrate(self) -> None:
+        done = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+
+    def user(self, username: str = "ada") -> None:
+        self.python(
+            "import django; django.setup()\n"
+            "from accounts.models import User\n"
+            f"User.objects.create_user({username!r}, {PASSWORD!r})"
+        )
+
+    def paired_device(self, device_id: str = "live-desk-000001") -> dict[str, str]:
+        """User ada (password PASSWORD) and a device of hers: its id and token."""
+        return json.loads(self.python(SETUP % (PASSWORD, device_id)))
+
+    def start(self, port: int | None = None) -> str:
+        daphne = shutil.which("daphne", path=str(Path(sys.executable).parent))
+        require(daphne is not None, "daphne in the virtualenv")
+        port = port or free_port()
+        process = subprocess.Popen(
+            [daphne, "-b", "127.0.0.1", "-p", str(port), "codexpanel.asgi:application"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.processes.append(process)
+        deadline = time.monotonic() + 60
+        while not port_open("127.0.0.1", port):
+            assert process.poll() is None, "daphne exited"
+            assert time.monotonic() < deadline, "daphne did not start"
+            time.sleep(0.1)
+        host = f"127.0.0.1:{port}"
+        self.hosts.append(host)
+        return host
+
+    def kill(self, host: str) -> None:
+        index = self.hosts.index(host)
+        process = self.processes[index]
+        process.kill()
+        process.wait(timeout=10)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
+def sqlite_relay(tmp_path: Path) -> Iterator[Relay]:
+    relay = Relay(f"sqlite:///{tmp_path / 'relay.sqlite3'}")
+    relay.migrate()
+    try:
+        yield relay
+    finally:
+        relay.stop()
+
+
+class Browser:
+    """A signed-in browser on one relay process: JSON API and an EventSource."""
+
+    def __init__(self, host: str, username: str = "ada") -> None:
+        self.host = host
+        self.jar = CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.call("GET", "/api/iam/auth/status")  # sets the CSRF cookie
+        self.call("POST", "/api/iam/auth/login", {"username": username, "password": PASSWORD})
+
+    def cookie(self, name: str) -> str:
+        return next(c.value for c in self.jar if c.name == name)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Content-Type": "application/json", "Origin": f"http://{self.host}"}
+        if method == "POST":
+            # Signing in rotates the CSRF token, so read it fresh, as a page would.
+            headers["X-CSRFToken"] = self.cookie("csrftoken")
+        request = urllib.request.Request(
+            f"http://{self.host}{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers=headers,
+        )
+        with self.opener.open(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def command(self, device_id: str, name: str, wait: float = 30, **params: Any) -> Any:
+        """Send a command and wait for its result."""
+        base = f"/api/devices/{device_id}/commands"
+        issued = self.call("POST", base, {"name": name, "params": params})
+        return self.call("GET", f"{base}/{issued['commandId']}?wait={wait:g}")
+
+    def stream(self, last_event_id: int | None = None) -> EventSource:
+        return EventSource(self.host, self.cookie("codexpanel_session"), last_event_id)
+
+
+class EventSource:
+    def __init__(self, host: str, session: str, last_event_id: int | None) -> None:
+        self.events: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
+        self.connection = http.client.HTTPConnection(host, timeout=120)
+        headers = {"Cookie": f"codexpanel_session={session}"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        self.connection.request("GET", "/events", headers=headers)
+        self.response = self.connection.getresponse()
+        assert self.response.status == 200
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        fields: dict[str, str] = {}
+        try:
+            for raw in self.response.fp:
+                line = raw.decode().rstrip("\n")
+                if not line:
+                    if "data" in fields:
+                        self.events.put((int(fields["id"]), json.loads(fields["data"])))
+                    fields = {}
+                elif ": " in line and not line.startswith(":"):
+                    key, value = line.split(": ", 1)
+                    fields[key] = value
+        except (OSError, ValueError):
+            return
+
+    def agent_events(self, count: int) -> list[tuple[int, dict[str, Any]]]:
+        found: list[tuple[int, dict[str, Any]]] = []
+        while len(found) < count:
+            position, event = self.events.get(timeout=20)
+            if event["source"] == "agent":
+                found.append((position, event))
+        return found
+
+    def until(self, predicate: Any, timeout: float = 60) -> list[dict[str, Any]]:
+        """Every event up to and including the first that satisfies predicate."""
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"gave up waiting; saw {[e['eventType'] for e in seen]}"
+            _position, event = self.events.get(timeout=remaining)
+            seen.append(event)
+            if predicate(event):
+                return seen
+
+    def close(self) -> None:
+        self.connection.sock.shutdown(socket.SHUT_RDWR)
+        self.connection.close()

@@ -1,0 +1,148 @@
+"""The agent's command line (SPEC AGT-1, AGT-2, AGT-8): options, retired flags, dry runs,
+Codex discovery, clean-up of the Node-era install, and failures that say where to look."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent import codex_discovery, installer
+from agent.terminal import Failure
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def agent(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path / "home"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+            "PYTHONPATH": str(ROOT),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "reason"),
+    [
+        ("--terminal-login", "Use browser sign-in or --token-login"),
+        ("--legacy-tunnel", "device traffic uses the server WSS gateway"),
+        ("--no-tunnel", "device traffic uses the server WSS gateway"),
+    ],
+)
+def test_retired_flags_are_refused_with_their_reason(tmp_path, flag, reason):
+    done = agent("install", flag, tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert reason in done.stderr
+
+
+def test_an_unknown_option_is_a_clear_error(tmp_path):
+    done = agent("--frobnicate", tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert "No such option '--frobnicate'" in done.stderr
+
+
+def test_a_dry_run_prints_the_resolved_details_and_touches_nothing(tmp_path):
+    done = agent(
+        "--dry-run",
+        "--server",
+        "test",
+        "--device-name",
+        "desk",
+        tmp_path=tmp_path,
+        CODEXPANEL_WORKSPACE="/srv/code",
+        CODEXPANEL_TEST_URL="https://relay.test",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "https://relay.test" in done.stdout
+    assert "Device name: desk" in done.stdout
+    assert "Workspace: /srv/code" in done.stdout
+    assert "Device socket: wss://relay.test/device-wss" in done.stdout
+    assert "Dry run: nothing was installed / 仅预览,未安装" in done.stdout
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_unreachable_relay_fails_with_the_folder_the_log_and_the_reason(tmp_path):
+    codex = tmp_path / "codex"
+    codex.write_text("#!/bin/sh\n")
+    codex.chmod(0o755)
+    done = agent(
+        "--server",
+        "http://127.0.0.1:9",
+        "--codex-path",
+        str(codex),
+        "--no-browser",
+        tmp_path=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "Cannot reach the relay at http://127.0.0.1:9" in done.stderr
+    assert "无法连接服务器" in done.stderr
+    assert "Install directory / 安装目录:" in done.stderr
+    assert "Log / 日志:" in done.stderr
+
+
+def test_a_server_that_is_not_a_url_is_refused(tmp_path):
+    done = agent("--dry-run", "--server", "ftp://relay", tmp_path=tmp_path)
+    assert done.returncode == 1
+    assert "Not a relay address" in done.stderr
+
+
+def test_codex_is_found_in_the_documented_order(tmp_path, monkeypatch):
+    explicit = tmp_path / "explicit" / "codex"
+    explicit.parent.mkdir()
+    explicit.write_text("")
+    assert codex_discovery.find_codex(str(explicit)) == str(explicit.resolve())
+    monkeypatch.setenv("CODEXPANEL_CODEX_PATH", str(explicit))
+    assert codex_discovery.find_codex() == str(explicit.resolve())
+    monkeypatch.delenv("CODEXPANEL_CODEX_PATH")
+
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    (on_path / "codex").write_text("#!/bin/sh\n")
+    (on_path / "codex").chmod(0o755)
+    monkeypatch.setenv("PATH", str(on_path))
+    assert codex_discovery.find_codex() == str(on_path / "codex")
+
+    (on_path / "codex").unlink()
+    prefix = tmp_path / "npm-global"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "codex").write_text("")
+    (on_path / "npm").write_text(f"#!/bin/sh\necho {prefix}\n")
+    (on_path / "npm").chmod(0o755)
+    monkeypatch.setattr(codex_discovery, "_well_known", lambda: [])
+    assert codex_discovery.find_codex() == str(prefix / "bin" / "codex")
+
+    (on_path / "npm").unlink()
+    with pytest.raises(Failure, match="npm i -g @openai/codex"):
+        codex_discovery.find_codex()
+
+
+def test_the_node_era_install_is_cleaned_up(tmp_path):
+    for name in ("desktop-agent.js", "app-server-connector.js", "cloudflared"):
+        (tmp_path / name).write_text("old")
+    (tmp_path / "runtime").mkdir()
+    (tmp_path / "runtime" / "host.cjs").write_text("old")
+    (tmp_path / "agent-runtime.json").write_text("{}")
+    installer._clean_node_era(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent-runtime.json"]
+
+
+def test_the_default_device_name_and_id_are_stable(tmp_path):
+    from agent import profile
+
+    assert profile.device_id() == profile.device_id()
+    assert profile.device_id().startswith("cp-")
+    assert profile.default_device_name().endswith("Codex Desktop Agent")
+    assert os.path.sep not in profile.device_id()

@@ -1,0 +1,185 @@
+"""The host runtime on the real `codex app-server` (codex-cli 0.169.0), pointed at the local
+fake Responses server, through a real Daphne relay (SPEC AGT-5): everything the console
+does to Codex, seen on /events."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.host import HostRuntime, RuntimeSettings
+from agent.protocol import device_wss_url
+
+from .conftest import require
+from .console_scenarios import (
+    file_change_approval,
+    of_type,
+    outside_folder,
+    steer_and_interrupt,
+    turn_and_command_approvals,
+    turn_done,
+)
+from .fakes.responses_server import FakeResponses, write_codex_home
+from .live import Browser, sqlite_relay
+
+ROOT = Path(__file__).resolve().parent.parent
+CODEX = Path(os.environ.get("CODEXPANEL_TEST_CODEX", ROOT / ".tools/codex/node_modules/.bin/codex"))
+
+
+def codex_path() -> str:
+    require(
+        CODEX.exists(),
+        "codex-cli 0.169.0 (npm install --prefix .tools/codex @openai/codex@0.169.0)",
+    )
+    return str(CODEX)
+
+
+class World:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.workspace = tmp / "workspace"
+        self.workspace.mkdir()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[Any]:
+    codex = codex_path()
+    with FakeResponses() as fake, sqlite_relay(tmp_path) as relay:
+        paired = relay.paired_device()
+        host = relay.start()
+        home = tmp_path / "codex-home"
+        write_codex_home(home, fake.base_url)
+        space = World(tmp_path)
+        runtime = HostRuntime(
+            RuntimeSettings(
+                relay_url=f"http://{host}",
+                device_wss_url=device_wss_url(f"http://{host}"),
+                device_token=paired["token"],
+                workspace=str(space.workspace),
+                codex_path=codex,
+                state_dir=tmp_path / "agent-state",
+                codex_env={"CODEX_HOME": str(home)},
+                codex_args=["--strict-config"],
+                log_dir=tmp_path / "logs",
+            )
+        )
+        runtime.start()
+        browser = Browser(host)
+        deadline = time.monotonic() + 30
+        while not browser.call("GET", f"/api/devices/{paired['deviceId']}")["online"]:
+            assert time.monotonic() < deadline, "the agent never came online"
+            time.sleep(0.2)
+        space.runtime, space.browser, space.device_id, space.fake = (
+            runtime,
+            browser,
+            paired["deviceId"],
+            fake,
+        )
+        space.relay, space.host = relay, host
+        try:
+            yield space
+        finally:
+            runtime.stop()
+
+
+def test_a_turn_streams_text_and_approvals_reach_codex_from_the_console(world):
+    turn_and_command_approvals(world.browser, world.device_id, world.workspace)
+
+
+def test_a_file_change_approval_lets_codex_write_outside_the_workspace(world):
+    with outside_folder() as outside:
+        file_change_approval(world.browser, world.device_id, outside)
+
+
+def test_a_running_turn_can_be_steered_and_interrupted(world):
+    steer_and_interrupt(world.browser, world.device_id)
+
+
+def test_the_permission_preset_reaches_codex_and_the_device_reports_it(world):
+    browser, device = world.browser, world.device_id
+    stream = browser.stream()
+    changed = browser.command(device, "setControlState", permissionPreset="full")
+    assert changed["result"]["controlState"]["sandbox"] == "danger-full-access"
+    reported = stream.until(of_type("device.controlState"))[-1]
+    assert reported["payload"]["controlState"]["permissionPreset"] == "full"
+    assert browser.call("GET", f"/api/devices/{device}")["controlState"]["approvalPolicy"] == (
+        "never"
+    )
+    started = browser.command(device, "startThread")["result"]
+    assert started["sandbox"]["type"] == "dangerFullAccess"
+    assert started["approvalPolicy"] == "never"
+    refused = browser.command(device, "setControlState", permissionPreset="yolo")
+    assert refused["status"] == "failed" and refused["error"]["code"] == "invalid_params"
+
+
+def test_a_crashed_app_server_is_restarted_and_the_console_told(world):
+    browser, device = world.browser, world.device_id
+    stream = browser.stream()
+    world.runtime.codex.process.kill()
+    seen = stream.until(of_type("agent.codex.restarted"), timeout=60)
+    kinds = [e["eventType"] for e in seen]
+    assert kinds.index("agent.codex.exited") < kinds.index("agent.codex.restarted")
+    assert browser.command(device, "startThread")["status"] == "done"
+
+
+def test_a_relay_restart_mid_turn_loses_and_repeats_nothing(world):
+    browser, device = world.browser, world.device_id
+    thread_id = browser.command(device, "startThread")["result"]["thread"]["id"]
+    stream = browser.stream()
+    browser.command(device, "startTurn", threadId=thread_id, input="[slow]")
+    stream.until(of_type("item/agentMessage/delta"))
+    port = int(world.host.rsplit(":", 1)[1])
+    world.relay.kill(world.host)
+    time.sleep(1.5)  # the turn keeps streaming into the agent's outbox meanwhile
+    world.relay.start(port)
+    browser = Browser(world.host)
+    deadline = time.monotonic() + 60
+    while True:
+        events = history(browser, device)
+        if any(e["eventType"] == "turn/completed" for e in events):
+            break
+        assert time.monotonic() < deadline, "the turn never completed on the relay"
+        time.sleep(0.5)
+    time.sleep(1)  # anything still in flight lands
+    events = history(browser, device)
+    seqs = [e["agentSeq"] for e in events if e["source"] == "agent"]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    text = "".join(
+        e["payload"]["delta"]
+        for e in events
+        if e["eventType"] == "item/agentMessage/delta" and e["threadId"] == thread_id
+    )
+    assert text == "".join(f"chunk {n} " for n in range(60))
+
+
+def history(browser: Browser, device: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = browser.call("GET", f"/api/devices/{device}/events?after={after}")
+        events += page["events"]
+        if not page["events"]:
+            return events
+        after = page["position"]
+
+
+def test_plan_mode_reaches_codex_as_the_turns_collaboration_mode(world):
+    browser, device = world.browser, world.device_id
+    stream = browser.stream()
+    thread_id = browser.command(device, "startThread")["result"]["thread"]["id"]
+    for _turn in range(2):  # the second request carries history, as the plan one will
+        browser.command(device, "startTurn", threadId=thread_id, input="say hi")
+        stream.until(turn_done)
+    # Codex's own instructions mention plan mode; in plan mode it adds that mode's.
+    default_mentions = json.dumps(world.fake.requests[-1]).lower().count("plan mode")
+    browser.command(device, "setControlState", workMode="plan")
+    turn = browser.command(device, "startTurn", threadId=thread_id, input="say hi")
+    assert turn["status"] == "done", turn
+    stream.until(turn_done)
+    assert json.dumps(world.fake.requests[-1]).lower().count("plan mode") > default_mentions

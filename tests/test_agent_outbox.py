@@ -1,0 +1,94 @@
+"""The agent's durable outbox (SPEC DEV-4) and the protocol's chunking, on their own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent import protocol
+from agent.outbox import Outbox
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    box = Outbox(tmp_path / "outbox.sqlite3")
+    yield box
+    box.close()
+
+
+def event(n: int) -> dict:
+    return {"eventType": "x", "payload": {"n": n}}
+
+
+def test_events_are_numbered_kept_until_acknowledged_and_survive_a_restart(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite3")
+    assert [box.append(event(n)) for n in range(3)] == [1, 2, 3]
+    box.acknowledge(2)
+    box.close()
+    reopened = Outbox(tmp_path / "o.sqlite3")
+    assert [e["seq"] for e in reopened.pending()] == [3]
+    assert reopened.append(event(4)) == 4
+    reopened.close()
+
+
+def test_a_fresh_outbox_continues_the_relays_numbering(outbox):
+    outbox.reconcile(last_acked=41)
+    assert outbox.append(event(1)) == 42
+
+
+def test_the_welcome_drops_what_the_relay_already_has(outbox):
+    outbox.reconcile(last_acked=0)  # the first welcome
+    for n in range(5):
+        outbox.append(event(n))
+    outbox.reconcile(last_acked=3)
+    assert [e["seq"] for e in outbox.pending()] == [4, 5]
+
+
+def test_a_fresh_installs_events_continue_the_relays_numbering_instead_of_vanishing(outbox):
+    # Events from before the first welcome, on a device the relay has heard 57 from.
+    outbox.append(event(1))
+    outbox.append(event(2))
+    outbox.reconcile(last_acked=57)
+    assert [e["seq"] for e in outbox.pending()] == [58, 59]
+    assert outbox.append(event(3)) == 60
+
+
+def test_two_processes_appending_at_once_lose_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[2]);"
+        "from pathlib import Path; from agent.outbox import Outbox;"
+        "box = Outbox(Path(sys.argv[1]));"
+        "[box.append({'eventType': 'x', 'payload': {}}) for _ in range(300)]"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    path = str(tmp_path / "shared.sqlite3")
+    workers = [subprocess.Popen([sys.executable, "-c", code, path, root]) for _ in range(2)]
+    assert [worker.wait(timeout=60) for worker in workers] == [0, 0]
+    box = Outbox(tmp_path / "shared.sqlite3")
+    seqs = [e["seq"] for e in box.pending(limit=1000)]
+    assert seqs == list(range(1, 601))
+    box.close()
+
+
+def test_a_seq_gap_renumbers_what_waits_in_order(outbox):
+    for n in range(3):
+        outbox.append(event(n))
+    outbox.renumber_from(10)
+    pending = outbox.pending()
+    assert [e["seq"] for e in pending] == [10, 11, 12]
+    assert [e["payload"]["n"] for e in pending] == [0, 1, 2]
+    assert outbox.append(event(3)) == 13
+
+
+def test_a_large_frame_splits_into_chunks_that_reassemble_exactly():
+    text = protocol.encode({"type": "agent.event", "blob": "é" * 600_000})
+    frames = protocol.split_frame(text, "res")
+    assert len(frames) > 1
+    joiner = protocol.Reassembler()
+    results = [joiner.add(protocol.parse_frame(f, {protocol.CHUNK})) for f in frames]
+    assert results[:-1] == [None] * (len(frames) - 1)
+    assert results[-1] == text

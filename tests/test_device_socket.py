@@ -1,0 +1,361 @@
+"""/device-wss through the real ASGI app (SPEC DEV-2, DEV-4, DEV-6): hello and its
+refusals, heartbeats and presence, frames the relay must survive, and sockets closed
+when access ends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent import protocol
+from agent.protocol import Close
+from devices import presence
+from devices.actions import revoke_device_token, set_device_enabled
+from devices.eventlog import record_agent_events
+from devices.groups import publish
+from devices.models import Device, DeviceToken, Event
+
+from .realtime import (
+    closed_with,
+    connect_agent,
+    db,
+    events,
+    hello,
+    make_device,
+    next_of_type,
+    open_socket,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+async def test_a_hello_with_a_valid_token_gets_a_welcome_and_the_device_goes_online(paired):
+    device, token = paired
+    socket, welcome = await connect_agent(token)
+    assert welcome == {
+        "type": "server.welcome",
+        "deviceId": device.device_id,
+        "heartbeatIntervalSeconds": 15,
+        "lastAckedSeq": 0,
+        "agentVersion": "0.2.0",
+        "protocolVersion": 1,
+    }
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert stored.online and stored.connection and stored.last_heartbeat_at
+    assert stored.capabilities["capabilities"] == {"approvals": True}
+    online = await db(lambda: list(Event.objects.values_list("event_type", flat=True)))()
+    assert online == ["device.online"]
+    await socket.disconnect()
+
+
+async def test_the_token_may_come_in_the_handshake_instead(paired):
+    _device, token = paired
+    socket = await open_socket(headers=[(b"authorization", f"Bearer {token}".encode())])
+    await socket.send_json_to(hello(None))
+    assert (await socket.receive_json_from())["type"] == "server.welcome"
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("spoil", "code", "reason"),
+    [
+        ("unknown", Close.INVALID_TOKEN, "invalid_token"),
+        ("revoked", Close.TOKEN_REVOKED, "token_revoked"),
+        ("device_disabled", Close.DEVICE_DISABLED, "device_disabled"),
+        ("owner_disabled", Close.OWNER_DISABLED, "owner_disabled"),
+    ],
+)
+async def test_refused_tokens_close_with_their_own_code(paired, ada, spoil, code, reason):
+    device, token = paired
+    if spoil == "unknown":
+        token = "cpd_" + "A" * 43
+    elif spoil == "revoked":
+        await db(revoke_device_token)(device, ada)
+    elif spoil == "device_disabled":
+        await db(Device.objects.filter(pk=device.pk).update)(enabled=False)
+    else:
+        ada.is_active = False
+        await db(ada.save)()
+    socket = await open_socket()
+    await socket.send_json_to(hello(token))
+    error = await socket.receive_json_from()
+    assert error["type"] == "error" and error["code"] == reason
+    assert await closed_with(socket) == code
+    assert not (await db(Device.objects.get)(pk=device.pk)).online
+
+
+async def test_no_hello_in_time_closes_the_socket(paired, monkeypatch):
+    monkeypatch.setattr(protocol, "HELLO_TIMEOUT_SECONDS", 0.2)
+    socket = await open_socket()
+    error = await socket.receive_json_from()
+    assert error["code"] == "hello_timeout"
+    assert await closed_with(socket) == Close.HELLO_TIMEOUT
+
+
+async def test_anything_but_a_hello_first_is_a_protocol_error(paired):
+    socket = await open_socket()
+    await socket.send_json_to({"type": "device.heartbeat"})
+    assert (await socket.receive_json_from())["code"] == "hello_required"
+    assert await closed_with(socket) == Close.PROTOCOL_ERROR
+
+
+async def test_an_unsupported_protocol_version_is_refused(paired):
+    _device, token = paired
+    socket = await open_socket()
+    await socket.send_json_to(hello(token, protocolVersion=99))
+    assert (await socket.receive_json_from())["code"] == "unsupported_version"
+    assert await closed_with(socket) == Close.UNSUPPORTED_VERSION
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{not json", "malformed_frame"),
+        ("[1, 2]", "malformed_frame"),
+        ('{"type": "no.such"}', "unknown_type"),
+        ('{"type": "agent.event", "events": [{"seq": 0}]}', "invalid_event"),
+        ('{"type": "command.result", "commandId": "x", "ok": false}', "invalid_field"),
+        ('{"type": "device.hello", "protocolVersion": 1}', "already_connected"),
+    ],
+)
+async def test_malformed_frames_get_an_error_frame_and_the_socket_lives_on(paired, frame, code):
+    _device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await socket.send_to(text_data=frame)
+    error = await socket.receive_json_from()
+    assert error["type"] == "error" and error["code"] == code
+    await socket.send_json_to(events(1, 1))
+    assert await next_of_type(socket, "event.ack") == {"type": "event.ack", "seq": 1}
+    await socket.disconnect()
+
+
+async def test_an_oversized_frame_is_refused_and_the_socket_closed(paired):
+    _device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await socket.send_to(text_data=json.dumps(events(1, 1, blob="x" * (1024 * 1024))))
+    assert (await socket.receive_json_from())["code"] == "frame_too_large"
+    assert await closed_with(socket) == Close.MESSAGE_TOO_BIG
+    assert await db(Event.objects.filter(source="agent").count)() == 0
+
+
+async def test_a_large_payload_arrives_in_chunks_and_is_stored_whole(paired):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    big = events(1, 1, blob="é" * (700 * 1024))  # ~1.4 MB of UTF-8
+    frames = protocol.split_frame(protocol.encode(big), "res-1")
+    assert len(frames) > 1
+    for frame in frames:
+        assert len(frame.encode()) <= protocol.MAX_FRAME_BYTES
+        await socket.send_to(text_data=frame)
+    assert await next_of_type(socket, "event.ack") == {"type": "event.ack", "seq": 1}
+    stored = await db(Event.objects.get)(device=device, agent_seq=1)
+    assert stored.payload["blob"] == "é" * (700 * 1024)
+    await socket.disconnect()
+
+
+async def test_heartbeats_keep_the_device_online_and_report_its_control_state(paired, clock):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    clock.advance(seconds=15)
+    state = {"controlState": {"workMode": "plan", "permissionPreset": "ask"}}
+    await socket.send_json_to({"type": "device.heartbeat", "state": state})
+    await socket.send_json_to({"type": "device.heartbeat", "state": state})
+    await socket.send_json_to(events(1, 1))  # frames are handled in order
+    await next_of_type(socket, "event.ack")
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert stored.last_heartbeat_at == clock.current
+    assert stored.control_state == state["controlState"]
+    kinds = await db(lambda: list(Event.objects.values_list("event_type", flat=True)))()
+    assert kinds.count("device.controlState") == 1
+    await socket.disconnect()
+
+
+async def test_closing_the_socket_makes_the_device_offline_at_once(paired):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await socket.disconnect()
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert not stored.online and stored.connection == ""
+    last = await db(lambda: Event.objects.order_by("-stream_seq").first())()
+    assert last.event_type == "device.offline"
+
+
+async def test_a_silent_device_goes_offline_and_its_socket_is_closed(paired, clock):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    clock.advance(seconds=44)
+    assert await db(presence.sweep_stale)() == []
+    clock.advance(seconds=2)
+    messages = await db(presence.sweep_stale)()
+    await publish(messages)
+    assert await closed_with(socket) == Close.HEARTBEAT_TIMEOUT
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert not stored.online
+    offline = await db(Event.objects.filter(event_type="device.offline").count)()
+    assert offline == 1
+    assert await db(presence.sweep_stale)() == []  # once, whoever sweeps
+
+
+async def test_a_second_connection_of_the_same_device_replaces_the_first(paired):
+    device, token = paired
+    first, _welcome = await connect_agent(token)
+    second, _welcome = await connect_agent(token)
+    assert await closed_with(first) == Close.REPLACED
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert stored.online
+    await second.disconnect()
+
+
+async def test_revoking_the_token_closes_the_live_socket(paired, ada):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await db(revoke_device_token)(device, ada)
+    assert await closed_with(socket) == Close.TOKEN_REVOKED
+    assert not (await db(Device.objects.get)(pk=device.pk)).online
+
+
+async def test_disabling_the_device_closes_the_live_socket(paired):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await db(set_device_enabled)(device, False)
+    assert await closed_with(socket) == Close.DEVICE_DISABLED
+
+
+async def test_disabling_the_owner_closes_the_socket_and_keeps_the_device_out(paired, ada):
+    _device, token = paired
+    socket, _welcome = await connect_agent(token)
+    ada.is_active = False
+    await db(ada.save)()
+    assert await closed_with(socket) == Close.SESSIONS_ENDED
+    again = await open_socket()
+    await again.send_json_to(hello(token))
+    assert (await again.receive_json_from())["code"] == "owner_disabled"
+    assert await closed_with(again) == Close.OWNER_DISABLED
+
+
+async def test_a_completed_reinstall_closes_the_socket_of_the_old_token(paired, ada):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    _same_device, new_token = await db(make_device)(ada, device.device_id)
+    assert await closed_with(socket) == Close.TOKEN_REVOKED
+    fresh, welcome = await connect_agent(new_token)
+    assert welcome["deviceId"] == device.device_id
+    await fresh.disconnect()
+
+
+async def test_events_are_stored_once_acknowledged_and_gaps_refused(paired):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await socket.send_json_to(events(1, 3))
+    assert await next_of_type(socket, "event.ack") == {"type": "event.ack", "seq": 3}
+    await socket.send_json_to(events(2, 3))  # 2 and 3 again, then 4
+    assert await next_of_type(socket, "event.ack") == {"type": "event.ack", "seq": 4}
+    await socket.send_json_to(events(9, 1))
+    gap = await socket.receive_json_from()
+    assert gap["code"] == "seq_gap" and gap["expectedSeq"] == 5
+    assert await next_of_type(socket, "event.ack") == {"type": "event.ack", "seq": 4}
+    seqs = await db(
+        lambda: list(
+            Event.objects.filter(device=device, source="agent")
+            .order_by("agent_seq")
+            .values_list("agent_seq", flat=True)
+        )
+    )()
+    assert seqs == [1, 2, 3, 4]
+    await socket.disconnect()
+    _again, welcome = await connect_agent(token)
+    assert welcome["lastAckedSeq"] == 4
+    await _again.disconnect()
+
+
+async def test_stream_positions_are_contiguous_per_user_and_per_device(ada):
+    first, _token = await db(make_device)(ada, "desk-0001-aaaaaa")
+    second, _token = await db(make_device)(ada, "desk-0002-bbbbbb")
+    await db(record_agent_events)(first.pk, events(1, 2)["events"])
+    await db(record_agent_events)(second.pk, events(1, 2)["events"])
+    await db(record_agent_events)(first.pk, events(3, 1)["events"])
+    rows = await db(
+        lambda: list(
+            Event.objects.order_by("user_seq").values_list(
+                "user_seq", "device__device_id", "stream_seq"
+            )
+        )
+    )()
+    assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
+    assert [row[2] for row in rows if row[1] == "desk-0001-aaaaaa"] == [1, 2, 3]
+    assert [row[2] for row in rows if row[1] == "desk-0002-bbbbbb"] == [1, 2]
+
+
+async def test_an_impossible_time_or_a_nul_character_does_not_stop_the_event_stream(paired):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    frame = events(1, 2)
+    frame["events"][0]["at"] = "2024-02-30T00:00:00Z"
+    frame["events"][1]["payload"] = {"output": "binary\u0000output"}
+    await socket.send_json_to(frame)
+    assert await next_of_type(socket, "event.ack") == {"type": "event.ack", "seq": 2}
+    stored = await db(Event.objects.get)(device=device, agent_seq=2)
+    assert stored.payload == {"output": "binary\ufffdoutput"}
+    await socket.disconnect()
+
+
+async def test_deeply_nested_frames_and_chunks_before_hello_are_refused(paired):
+    socket = await open_socket()
+    await socket.send_to(text_data="[" * 100_000)
+    assert (await socket.receive_json_from())["code"] == "malformed_frame"
+    assert await closed_with(socket) == Close.PROTOCOL_ERROR
+    early = await open_socket()
+    chunk = {"type": "resource.chunk", "resourceId": "r", "index": 0, "total": 2, "data": ""}
+    await early.send_json_to(chunk)
+    assert (await early.receive_json_from())["code"] == "hello_required"
+    assert await closed_with(early) == Close.PROTOCOL_ERROR
+
+
+async def test_chunks_that_disagree_or_claim_too_many_parts_are_refused(paired):
+    _device, token = paired
+    socket, _welcome = await connect_agent(token)
+    huge = {"type": "resource.chunk", "resourceId": "r", "index": 0, "total": 10**6, "data": ""}
+    await socket.send_json_to(huge)
+    assert (await socket.receive_json_from())["code"] == "invalid_field"
+    first = {"type": "resource.chunk", "resourceId": "r", "index": 0, "total": 3, "data": "a"}
+    await socket.send_json_to(first)
+    await socket.send_json_to({**first, "total": 2})
+    assert (await socket.receive_json_from())["code"] == "invalid_chunks"
+    await socket.disconnect()
+
+
+async def test_a_revocation_whose_message_was_lost_ends_the_socket_at_the_next_heartbeat(
+    paired,
+):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    # Revoked behind the channel layer's back, as if its message had been dropped.
+    await db(DeviceToken.objects.filter(device=device).update)(
+        revoked_at=device.created_at, revoked_reason="revoked"
+    )
+    await socket.send_json_to({"type": "device.heartbeat"})
+    assert (await socket.receive_json_from())["code"] == "token_revoked"
+    assert await closed_with(socket) == Close.TOKEN_REVOKED
+
+
+async def test_a_socket_that_no_longer_holds_its_device_closes_at_its_next_heartbeat(paired):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await db(Device.objects.filter(pk=device.pk).update)(connection="someone-else")
+    await socket.send_json_to({"type": "device.heartbeat"})
+    assert await closed_with(socket) == Close.REPLACED
+
+
+async def test_a_late_stale_notice_does_not_close_the_newer_socket(paired, clock):
+    device, token = paired
+    old, _welcome = await connect_agent(token)
+    clock.advance(seconds=60)
+    notices = await db(presence.sweep_stale)()
+    fresh, _welcome = await connect_agent(token)
+    assert await closed_with(old) == Close.REPLACED
+    await publish(notices)
+    await fresh.send_json_to(events(1, 1))
+    assert await next_of_type(fresh, "event.ack") == {"type": "event.ack", "seq": 1}
+    assert (await db(Device.objects.get)(pk=device.pk)).online
+    await fresh.disconnect()

@@ -1,0 +1,196 @@
+"""GET /events, the browsers' Server-Sent Events stream (SPEC DEV-5), through the real
+ASGI app: who may read it, resuming with Last-Event-ID, the replay/live seam, and gaps the
+channel layer leaves."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client, override_settings
+
+from devices.eventlog import live_messages, record_agent_events
+from devices.groups import publish
+
+from .realtime import Stream, connect_agent, db, events, make_device, next_of_type
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+def session_of(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["codexpanel_session"].value
+
+
+async def record(device, first: int, count: int, thread: str = "thr_1", announce: bool = True):
+    recorded = await db(record_agent_events)(device.pk, events(first, count, thread)["events"])
+    if announce:
+        await publish(live_messages(recorded.device, recorded.events))
+    return recorded
+
+
+async def opened(stream: Stream) -> None:
+    start = await stream.start()
+    assert start["type"] == "http.response.start" and start["status"] == 200, start
+    headers = dict(start["headers"])
+    assert headers[b"Content-Type"].startswith(b"text/event-stream")
+    first = await stream.body()
+    assert first["body"] == b"retry: 2000\n\n"
+
+
+async def test_anonymous_callers_are_refused(paired):
+    stream = Stream(None)
+    start = await stream.start()
+    assert start["status"] == 401
+    body = await stream.body()
+    assert b'"not_authenticated"' in body["body"]
+
+
+async def test_a_foreign_origin_is_refused(paired, ada):
+    stream = Stream(await db(session_of)(ada), origin="https://evil.example")
+    assert (await stream.start())["status"] == 403
+    same = Stream(await db(session_of)(ada), origin="http://testserver")
+    await opened(same)
+    await same.close()
+
+
+async def test_another_users_device_cannot_be_watched(paired, make_user):
+    device, _token = paired
+    mallory = await db(make_user)("mallory")
+    stream = Stream(await db(session_of)(mallory), query=f"device={device.device_id}")
+    assert (await stream.start())["status"] == 404
+
+
+async def test_the_retired_agent_stream_answers_gone(paired):
+    stream = Stream(None, query="role=agent")
+    assert (await stream.start())["status"] == 410
+    assert b'"retired"' in (await stream.body())["body"]
+
+
+async def test_live_events_arrive_in_order_with_their_positions(paired, ada):
+    device, token = paired
+    stream = Stream(await db(session_of)(ada))
+    await opened(stream)
+    socket, _welcome = await connect_agent(token)  # device.online is position 1
+    await socket.send_json_to(events(1, 3))
+    await next_of_type(socket, "event.ack")
+    seen = [await stream.next_event() for _ in range(4)]
+    assert [position for position, _event in seen] == [1, 2, 3, 4]
+    assert seen[0][1]["eventType"] == "device.online"
+    assert [event["agentSeq"] for _p, event in seen[1:]] == [1, 2, 3]
+    assert seen[1][1]["deviceId"] == device.device_id
+    await socket.disconnect()
+    position, offline = await stream.next_event()
+    assert position == 5 and offline["eventType"] == "device.offline"
+    await stream.close()
+
+
+async def test_a_reconnect_with_last_event_id_gets_exactly_the_missed_events(paired, ada):
+    device, _token = paired
+    session = await db(session_of)(ada)
+    await record(device, 1, 3)
+    # The browser saw up to position 2, then lost the connection; 3 more happened since.
+    await record(device, 4, 3)
+    stream = Stream(session, last_event_id="2")
+    await opened(stream)
+    replayed = [await stream.next_event() for _ in range(4)]
+    assert [position for position, _e in replayed] == [3, 4, 5, 6]
+    # The seam: the next live event follows with no gap and no repeat.
+    await record(device, 7, 1)
+    assert (await stream.next_event())[0] == 7
+    assert await stream.app.receive_nothing(timeout=0.2)
+    await stream.close()
+
+
+async def test_events_published_while_the_replay_runs_are_neither_lost_nor_repeated(paired, ada):
+    device, _token = paired
+    session = await db(session_of)(ada)
+    await record(device, 1, 5)
+    stream = Stream(session, last_event_id="0")
+    await stream.app.send_input({"type": "http.request", "body": b"", "more_body": False})
+    # These land while the stream is joining and replaying.
+    await record(device, 6, 2)
+    await record(device, 8, 1)
+    assert (await stream.app.receive_output(timeout=5))["status"] == 200
+    positions = [(await stream.next_event())[0] for _ in range(8)]
+    assert positions == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert await stream.app.receive_nothing(timeout=0.3)
+    await stream.close()
+
+
+async def test_a_message_the_channel_layer_dropped_is_read_from_the_log(paired, ada):
+    device, _token = paired
+    stream = Stream(await db(session_of)(ada))
+    await opened(stream)
+    await record(device, 1, 2, announce=False)  # as if the channel layer dropped it
+    await record(device, 3, 1)
+    positions = [(await stream.next_event())[0] for _ in range(3)]
+    assert positions == [1, 2, 3]
+    await stream.close()
+
+
+async def test_filters_by_device_and_thread(ada):
+    first, _t = await db(make_device)(ada, "desk-0001-aaaaaa")
+    second, _t = await db(make_device)(ada, "desk-0002-bbbbbb")
+    session = await db(session_of)(ada)
+    by_thread = Stream(session, query="thread=thr_b")
+    by_device = Stream(session, query=f"device={second.device_id}")
+    await opened(by_thread)
+    await opened(by_device)
+    await record(first, 1, 2, thread="thr_a")
+    await record(first, 3, 1, thread="thr_b")
+    await record(second, 1, 1, thread="thr_c")
+    position, event = await by_thread.next_event()
+    assert (position, event["threadId"]) == (3, "thr_b")
+    position, event = await by_device.next_event()
+    assert (position, event["deviceId"], event["threadId"]) == (1, second.device_id, "thr_c")
+    assert await by_thread.app.receive_nothing(timeout=0.2)
+    await by_thread.close()
+    await by_device.close()
+
+
+async def test_a_users_streams_end_when_the_user_is_disabled(paired, ada):
+    stream = Stream(await db(session_of)(ada))
+    await opened(stream)
+    ada.is_active = False
+    await db(ada.save)()
+    with pytest.raises(EOFError):
+        await stream.next_event()
+
+
+@override_settings(CODEXPANEL_STREAM_MAX_BYTES=600)
+async def test_a_stream_ends_after_its_byte_budget_and_resumes_where_it_stopped(paired, ada):
+    device, _token = paired
+    session = await db(session_of)(ada)
+    stream = Stream(session)
+    await opened(stream)
+    await record(device, 1, 5)
+    positions: list[int] = []
+    endings = 0
+    while len(positions) < 5:
+        try:
+            positions.append((await stream.next_event())[0])
+        except EOFError:
+            endings += 1
+            # What EventSource does: reconnect with the last id it saw.
+            stream = Stream(session, last_event_id=str(positions[-1]))
+            await opened(stream)
+    assert positions == [1, 2, 3, 4, 5]
+    assert endings >= 1
+    await stream.close()
+
+
+async def test_a_device_stream_never_shows_the_next_owners_events(paired, ada, make_user):
+    device, _token = paired
+    stream = Stream(await db(session_of)(ada), query=f"device={device.device_id}")
+    await opened(stream)
+    bob = await db(make_user)("bob")
+    moved, _bobs_token = await db(make_device)(bob, device.device_id)
+    await record(moved, 1, 1, thread="bobs_secret")
+    assert await stream.app.receive_nothing(timeout=0.3)
+    await stream.close()
+
+
+async def test_a_last_event_id_that_is_not_a_plain_number_is_refused(paired, ada):
+    stream = Stream(await db(session_of)(ada), last_event_id="\u00b2")
+    start = await stream.start()
+    assert start["status"] == 400
