@@ -27,13 +27,6 @@ from .wss import DeviceWssClient
 
 log = logging.getLogger(__name__)
 
-# Server requests the console answers with a decision; app-server gets an error for others.
-APPROVAL_METHODS = {
-    "item/commandExecution/requestApproval",
-    "item/fileChange/requestApproval",
-    "execCommandApproval",
-    "applyPatchApproval",
-}
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
@@ -185,7 +178,7 @@ class HostRuntime:
             raise
         self.codex_state = "running"
         self.codex_error = None
-        self.emit("agent.codex.started", {"generation": generation})
+        self.emit(protocol.CODEX_STARTED, {"generation": generation})
 
     def restart_codex(self, reason: str) -> None:
         with self.lock:
@@ -232,7 +225,7 @@ class HostRuntime:
         self.events.emit(event_type, payload, thread_id, turn_id)
 
     def _on_notification(self, method: str, params: dict[str, Any]) -> None:
-        if method == "serverRequest/resolved":
+        if method == protocol.APPROVAL_RESOLVED:
             # Name the request as its approval event did, and forget it.
             key = f"{self.generation}:{params.get('requestId')}"
             self.approvals.pop(key, None)
@@ -254,7 +247,7 @@ class HostRuntime:
     def _on_server_request(
         self, generation: int, request_id: Any, method: str, params: dict[str, Any]
     ) -> None:
-        if method not in APPROVAL_METHODS:
+        if method not in protocol.APPROVAL_METHODS:
             # Questions the console cannot answer yet fail at once rather than stall a turn.
             if self.codex is not None:
                 self.codex.respond_error(request_id, -32601, f"{method} is not supported here")

@@ -109,6 +109,20 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 # Commands that may wait for an offline device (queue=true) and run when it returns.
 QUEUEABLE_COMMANDS = frozenset({"startTurn", "steerTurn"})
 APPROVAL_DECISIONS = ("accept", "acceptForSession", "decline", "cancel")
+# app-server requests the person answers from the console; each travels as an event of
+# the same name whose payload carries the requestId that resolveApproval names.
+APPROVAL_METHODS = frozenset(
+    {
+        "item/commandExecution/requestApproval",
+        "item/fileChange/requestApproval",
+        "execCommandApproval",
+        "applyPatchApproval",
+    }
+)
+# Events after which an approval no longer waits: app-server says it was answered, or a
+# new app-server process started (its predecessor's questions died with it).
+APPROVAL_RESOLVED = "serverRequest/resolved"
+CODEX_STARTED = "agent.codex.started"
 # The seed's older task events, and the commands that replaced them.
 LEGACY_COMMANDS = {
     "task.start": "startTurn",

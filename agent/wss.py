@@ -190,7 +190,9 @@ class DeviceWssClient:
             self.wakeup.set()
 
     def _loop(self, ws: websocket.WebSocket, incoming: queue.Queue[Any]) -> None:
-        next_heartbeat = time.monotonic() + self.interval
+        # The first heartbeat goes out at once: it reports the control state, so the console
+        # shows what Codex runs with from the moment the device is online.
+        next_heartbeat = time.monotonic()
         self.restart_session.clear()
         while not self.stop_event.is_set():
             if self.restart_session.is_set():

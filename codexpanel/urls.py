@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from setupflow.pages import setup_page
 from setupflow.urls import iam_urlpatterns as setup_iam_urlpatterns
 
-from . import __version__, pages, retired
+from . import __version__, console, pages, retired
 from .access import public
 
 settings.SPECTACULAR_SETTINGS["VERSION"] = __version__
@@ -21,6 +21,12 @@ urlpatterns = [
     path("", include("devices.urls")),
     path("desktop/setup", setup_page, name="desktop-setup"),
     path("device.html", pages.device_page, name="device-page"),
+    path("project.html", console.project_page, name="project-page"),
+    path("console/", console.console_page, name="console"),
+    path("console/manifest.webmanifest", console.manifest, name="console-manifest"),
+    path("console/sw.js", console.service_worker, name="console-service-worker"),
+    path("console/i18n.js", console.translations, name="javascript-catalog"),
+    path("", console.root, name="home"),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import command_views, views
+from . import command_views, console_views, views
 
 app_name = "devices"
 
@@ -27,6 +27,12 @@ urlpatterns = [
         command_views.EventHistoryView.as_view(),
         name="events",
     ),
+    path(
+        "api/devices/<str:device_id>/threads",
+        console_views.LoggedThreadListView.as_view(),
+        name="threads",
+    ),
+    path("api/attention", console_views.AttentionView.as_view(), name="attention"),
     path("api/agent/device", views.AgentDeviceView.as_view(), name="agent-device"),
     path("agent/version", views.agent_manifest, name="agent-version"),
     path("agent/<path:path>", views.agent_file, name="agent-file"),

@@ -140,8 +140,9 @@ class Relay:
 
 
 @contextmanager
-def sqlite_relay(tmp_path: Path) -> Iterator[Relay]:
+def sqlite_relay(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[Relay]:
     relay = Relay(f"sqlite:///{tmp_path / 'relay.sqlite3'}")
+    relay.env.update(env or {})
     relay.migrate()
     try:
         yield relay

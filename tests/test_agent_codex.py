@@ -5,7 +5,6 @@ does to Codex, seen on /events."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +12,7 @@ from typing import Any
 
 import pytest
 
-from agent.host import HostRuntime, RuntimeSettings
-from agent.protocol import device_wss_url
-
-from .conftest import require
+from .codex_world import World, codex_world
 from .console_scenarios import (
     file_change_approval,
     of_type,
@@ -25,67 +21,13 @@ from .console_scenarios import (
     turn_and_command_approvals,
     turn_done,
 )
-from .fakes.responses_server import FakeResponses, write_codex_home
-from .live import Browser, sqlite_relay
-
-ROOT = Path(__file__).resolve().parent.parent
-CODEX = Path(os.environ.get("CODEXPANEL_TEST_CODEX", ROOT / ".tools/codex/node_modules/.bin/codex"))
-
-
-def codex_path() -> str:
-    require(
-        CODEX.exists(),
-        "codex-cli 0.169.0 (npm install --prefix .tools/codex @openai/codex@0.169.0)",
-    )
-    return str(CODEX)
-
-
-class World:
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.workspace = tmp / "workspace"
-        self.workspace.mkdir()
+from .live import Browser
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[Any]:
-    codex = codex_path()
-    with FakeResponses() as fake, sqlite_relay(tmp_path) as relay:
-        paired = relay.paired_device()
-        host = relay.start()
-        home = tmp_path / "codex-home"
-        write_codex_home(home, fake.base_url)
-        space = World(tmp_path)
-        runtime = HostRuntime(
-            RuntimeSettings(
-                relay_url=f"http://{host}",
-                device_wss_url=device_wss_url(f"http://{host}"),
-                device_token=paired["token"],
-                workspace=str(space.workspace),
-                codex_path=codex,
-                state_dir=tmp_path / "agent-state",
-                codex_env={"CODEX_HOME": str(home)},
-                codex_args=["--strict-config"],
-                log_dir=tmp_path / "logs",
-            )
-        )
-        runtime.start()
-        browser = Browser(host)
-        deadline = time.monotonic() + 30
-        while not browser.call("GET", f"/api/devices/{paired['deviceId']}")["online"]:
-            assert time.monotonic() < deadline, "the agent never came online"
-            time.sleep(0.2)
-        space.runtime, space.browser, space.device_id, space.fake = (
-            runtime,
-            browser,
-            paired["deviceId"],
-            fake,
-        )
-        space.relay, space.host = relay, host
-        try:
-            yield space
-        finally:
-            runtime.stop()
+def world(tmp_path: Path) -> Iterator[World]:
+    with codex_world(tmp_path) as space:
+        yield space
 
 
 def test_a_turn_streams_text_and_approvals_reach_codex_from_the_console(world):

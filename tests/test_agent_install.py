@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from .codex_world import codex_path
 from .conftest import port_open
 from .console_scenarios import (
     file_change_approval,
@@ -24,7 +25,6 @@ from .console_scenarios import (
 )
 from .fakes.responses_server import FakeResponses, write_codex_home
 from .live import ROOT, Browser, free_port, sqlite_relay
-from .test_agent_codex import codex_path
 
 
 def read_until(process: subprocess.Popen[str], pattern: str, timeout: float = 60) -> str:

@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 
 import polib
+import pytest
 
 from .conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
-PO = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+MESSAGES = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES"
+# The relay's catalog, and the console scripts' (served by /console/i18n.js).
+DOMAINS = ["django", "djangojs"]
 SOURCES = [
     "manage.py",
     "pyproject.toml",
@@ -24,19 +27,23 @@ SOURCES = [
     "setupflow",
     "templates",
     "agent",
+    "static",
 ]
 
 
-def test_every_chinese_message_is_translated_and_not_fuzzy():
-    catalog = polib.pofile(str(PO))
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_chinese_message_is_translated_and_not_fuzzy(domain):
+    catalog = polib.pofile(str(MESSAGES / f"{domain}.po"))
     assert catalog.untranslated_entries() == []
     assert catalog.fuzzy_entries() == []
     assert len(catalog.translated_entries()) > 30
 
 
-def test_the_compiled_catalog_matches_the_source_catalog():
-    compiled = gettext.GNUTranslations(PO.with_suffix(".mo").open("rb"))
-    for entry in polib.pofile(str(PO)).translated_entries():
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_compiled_catalog_matches_the_source_catalog(domain):
+    po = MESSAGES / f"{domain}.po"
+    compiled = gettext.GNUTranslations(po.with_suffix(".mo").open("rb"))
+    for entry in polib.pofile(str(po)).translated_entries():
         if entry.msgid_plural:
             translated = compiled.ngettext(entry.msgid, entry.msgid_plural, 1)
             assert translated == entry.msgstr_plural[0], entry.msgid
@@ -44,7 +51,8 @@ def test_the_compiled_catalog_matches_the_source_catalog():
             assert compiled.gettext(entry.msgid) == entry.msgstr, entry.msgid
 
 
-def test_the_catalog_covers_every_string_marked_in_the_code(tmp_path):
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_catalog_covers_every_string_marked_in_the_code(tmp_path, domain):
     require(shutil.which("xgettext") is not None, "GNU gettext (apt-get install gettext)")
     copy = tmp_path / "tree"
     copy.mkdir()
@@ -55,8 +63,9 @@ def test_the_catalog_covers_every_string_marked_in_the_code(tmp_path):
         elif source.exists():
             shutil.copy(source, copy / name)
     (copy / "locale").mkdir()
+    makemessages = [sys.executable, "manage.py", "makemessages", "-d", domain]
     result = subprocess.run(
-        [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-location"],
+        [*makemessages, "-l", "zh_Hans", "--no-location"],
         cwd=copy,
         capture_output=True,
         text=True,
@@ -64,6 +73,8 @@ def test_the_catalog_covers_every_string_marked_in_the_code(tmp_path):
         env={"PATH": "/usr/bin:/bin", "DEBUG": "true", "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
-    extracted = {e.msgid for e in polib.pofile(str(copy / "locale/zh_Hans/LC_MESSAGES/django.po"))}
-    ours = {e.msgid for e in polib.pofile(str(PO)) if not e.obsolete}
+    extracted = {
+        e.msgid for e in polib.pofile(str(copy / f"locale/zh_Hans/LC_MESSAGES/{domain}.po"))
+    }
+    ours = {e.msgid for e in polib.pofile(str(MESSAGES / f"{domain}.po")) if not e.obsolete}
     assert extracted - ours == set(), "run makemessages -l zh_Hans and translate the new strings"

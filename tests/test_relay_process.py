@@ -71,5 +71,6 @@ def test_the_dev_relay_starts_migrates_bootstraps_and_answers(tmp_path):
         relay.terminate()
         output = relay.communicate(timeout=30)[0]
     assert f"http://127.0.0.1:{port}/admin/" in output
+    assert f"http://127.0.0.1:{port}/console/" in output
     assert "Created admin 'root'" in output
     assert "Daphne" in output

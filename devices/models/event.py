@@ -64,6 +64,8 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["device", "thread_id", "stream_seq"]),
             models.Index(fields=["user", "thread_id", "user_seq"]),
+            # The console's "needs attention" list: a user's approval requests, newest first.
+            models.Index(fields=["user", "event_type", "user_seq"]),
             models.Index(fields=["created_at"]),
         ]
 

@@ -89,6 +89,7 @@ class Command(BaseCommand):
         lines = [
             "",
             f"codexpanel relay (development) on {base}/",
+            f"  mobile console    {base}/console/",
             f"  admin console     {base}/admin/",
             f"  sign-in API       {base}/api/iam/auth/status",
             f"  OpenAPI schema    {base}/api/schema/",

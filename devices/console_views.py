@@ -1,0 +1,77 @@
+"""Read models the console asks the relay for directly (SPEC CON-3, CON-6): the approvals
+waiting across all devices and the sessions a device's event log holds."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.serializers import ErrorSerializer
+from codexpanel.errors import ActionError
+
+from .access import Use, authorize_device, operates_any_device
+from .attention import THREAD_PAGE, logged_threads, pending_approvals
+from .views import SignedInView
+
+ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404)}
+
+
+class AttentionSerializer(serializers.Serializer):
+    approvals = serializers.ListField(child=serializers.JSONField())
+
+
+class LoggedThreadSerializer(serializers.Serializer):
+    threadId = serializers.CharField()
+    preview = serializers.CharField()
+    lastEventAt = serializers.DateTimeField()
+    position = serializers.IntegerField()
+
+
+class LoggedThreadListSerializer(serializers.Serializer):
+    threads = LoggedThreadSerializer(many=True)
+    before = serializers.IntegerField(allow_null=True)
+
+
+def _number(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError as error:
+        message = _("%(name)s must be a whole number.") % {"name": name}
+        raise ActionError("invalid_request", message, 400) from error
+
+
+class AttentionView(SignedInView):
+    @extend_schema(
+        responses={200: AttentionSerializer, **ERRORS},
+        summary="Approvals Codex is waiting on, across all my devices (CON-6)",
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"approvals": pending_approvals(request.user)})
+
+
+class LoggedThreadListView(SignedInView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("before", int, description="the `before` of the previous page"),
+            OpenApiParameter("limit", int),
+        ],
+        responses={200: LoggedThreadListSerializer, **ERRORS},
+        summary="A device's sessions as its event log knows them, readable offline (CON-3)",
+    )
+    def get(self, request: Request, device_id: str) -> Response:
+        device = authorize_device(request.user, device_id, Use.READ)
+        limit = min(THREAD_PAGE * 4, max(1, _number(request, "limit") or THREAD_PAGE))
+        threads, before = logged_threads(
+            device,
+            request.user,
+            operates_any_device(request.user),
+            _number(request, "before"),
+            limit,
+        )
+        return Response({"threads": threads, "before": before})

@@ -1,0 +1,135 @@
+// The console's entry point: sign-in state, the one event stream, routing between
+// screens, and the messages every screen can show.
+import { api, authStatus, rememberCsrf } from "./api.js";
+import * as device from "./device.js";
+import { fill, gettext, h } from "./dom.js";
+import * as home from "./home.js";
+import * as session from "./session.js";
+import * as signin from "./signin.js";
+import { applyEvent, reset, store, subscribe } from "./store.js";
+import { EventStream } from "./stream.js";
+
+const config = JSON.parse(document.getElementById("console-config").textContent);
+const view = document.getElementById("view");
+const streamState = document.getElementById("stream-state");
+const badge = document.getElementById("attention-badge");
+const banner = document.getElementById("banner");
+const signOut = document.getElementById("sign-out");
+const toasts = document.getElementById("toasts");
+
+const ROUTES = [
+  [new RegExp("^#?/?$"), home.mount],
+  [new RegExp("^#/add$"), home.mountAdd],
+  [new RegExp("^#/d/([^/]+)$"), device.mount],
+  [new RegExp("^#/d/([^/]+)/s/([^/]+)$"), session.mount],
+];
+const STREAM_STATES = {
+  connecting: ["reconnecting", () => gettext("Connecting…")],
+  live: ["live", () => gettext("Live")],
+  reconnecting: ["reconnecting", () => gettext("Reconnecting…")],
+};
+
+let current = null;
+
+function toast(message, tone = "") {
+  const node = h("div", { class: `toast ${tone}` }, message);
+  toasts.append(node);
+  setTimeout(() => node.remove(), tone === "error" ? 10000 : 5000);
+}
+
+function navigate(link) {
+  if (location.hash === link) route();
+  else location.hash = link;
+}
+
+function show(mount, params = []) {
+  if (current) current.destroy();
+  current = mount(view, { params, toast, navigate, config });
+  const heading = view.querySelector("h1");
+  if (heading && document.activeElement !== document.body) heading.focus({ preventScroll: true });
+}
+
+function route() {
+  if (!store.user) return;
+  const hash = location.hash || "#/";
+  for (const [pattern, mount] of ROUTES) {
+    const match = hash.match(pattern);
+    if (match) {
+      show(mount, match.slice(1).map(decodeURIComponent));
+      return;
+    }
+  }
+  navigate("#/");
+}
+
+const stream = new EventStream({
+  onEvent: applyEvent,
+  onState: async (state) => {
+    const [tone, label] = STREAM_STATES[state];
+    streamState.className = `pill ${tone}`;
+    streamState.textContent = label();
+    if (state === "reconnecting" && navigator.onLine) {
+      // A stream the relay refuses may mean the session ended; ask before retrying.
+      const status = await authStatus().catch(() => null);
+      if (status && !status.authenticated) signedOut();
+    }
+  },
+});
+
+function drawBadge() {
+  const count = store.attention.size;
+  badge.hidden = count === 0;
+  badge.textContent = String(count);
+  badge.setAttribute("aria-label", fill(gettext("%(count)s waiting for you"), { count }));
+}
+
+function signedIn(user) {
+  store.user = user;
+  signOut.hidden = false;
+  stream.start();
+  route();
+}
+
+function signedOut() {
+  stream.stop();
+  reset();
+  signOut.hidden = true;
+  streamState.textContent = "";
+  streamState.className = "pill";
+  if (current) current.destroy();
+  current = signin.mount(view, { onSignedIn: signedIn });
+}
+
+function showNetwork() {
+  banner.hidden = navigator.onLine;
+  banner.textContent = navigator.onLine ? "" : gettext("You are offline. The console catches up when the network returns.");
+}
+
+async function boot() {
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/console/sw.js", { scope: "/console/" }).catch(() => {});
+  }
+  window.addEventListener("online", showNetwork);
+  window.addEventListener("offline", showNetwork);
+  window.addEventListener("hashchange", route);
+  subscribe(drawBadge);
+  showNetwork();
+  signOut.addEventListener("click", async () => {
+    try {
+      await api("POST", "/api/iam/auth/logout", {});
+      rememberCsrf((await authStatus()).csrfToken);
+    } catch (problem) {
+      toast(problem.message, "error");
+    }
+    signedOut();
+  });
+  try {
+    const status = await authStatus();
+    if (status.authenticated) signedIn(status.user);
+    else signedOut();
+  } catch (problem) {
+    view.replaceChildren(h("p", { class: "notice error", role: "alert" }, problem.message));
+  }
+}
+
+boot();

@@ -1,0 +1,79 @@
+// Approval cards (SPEC CON-6): what Codex wants to do, and the answers it accepts.
+import { ApiError, run } from "./api.js";
+import { fill, gettext, h } from "./dom.js";
+import { changesView } from "./items.js";
+
+const DECISIONS = [
+  ["accept", () => gettext("Approve"), "primary"],
+  ["acceptForSession", () => gettext("Approve for this session"), ""],
+  ["decline", () => gettext("Decline"), "danger"],
+  ["cancel", () => gettext("Cancel turn"), ""],
+];
+
+// Codex lists the answers a command request takes in availableDecisions; declining is
+// always possible (the turn goes on without the command), so it is always offered.
+export function decisionsFor(params) {
+  const listed = params?.availableDecisions;
+  if (!Array.isArray(listed)) return DECISIONS;
+  const names = new Set(listed.filter((entry) => typeof entry === "string"));
+  names.add("decline");
+  return DECISIONS.filter(([name]) => names.has(name));
+}
+
+export function approvalKey(event) {
+  return `${event.deviceId}|${event.payload?.requestId}`;
+}
+
+function isFileChange(method) {
+  return method === "item/fileChange/requestApproval" || method === "applyPatchApproval";
+}
+
+function detail(term, value, code = false) {
+  if (!value) return [];
+  return [h("dt", {}, term), h("dd", {}, code ? h("code", { class: "cmd" }, value) : value)];
+}
+
+// event: the approval event; item: the command or file change it is about (if known);
+// link: where "Open session" goes; onDone: called once the answer is delivered.
+export function approvalCard(event, { item, link, onDone, toast }) {
+  const params = event.payload?.params || {};
+  const method = event.payload?.method || event.eventType;
+  const files = isFileChange(method);
+  const command = params.command || (Array.isArray(item?.command) ? item.command.join(" ") : item?.command);
+  const heading = files ? gettext("Codex wants to change files") : gettext("Codex wants to run a command");
+  const status = h("p", { class: "meta", role: "status" });
+  const buttons = decisionsFor(files ? null : params).map(([decision, label, tone]) =>
+    h("button", { type: "button", class: tone, "data-decision": decision, onclick: () => decide(decision) }, label()));
+
+  async function decide(decision) {
+    for (const button of buttons) button.disabled = true;
+    status.textContent = gettext("Sending your answer…");
+    try {
+      await run(event.deviceId, "resolveApproval", { requestId: event.payload.requestId, decision });
+      status.textContent = gettext("Answered.");
+      onDone(decision);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "approval_not_found") {
+        toast(gettext("This request was already answered or is no longer waiting."));
+        onDone(null);
+        return;
+      }
+      status.textContent = "";
+      for (const button of buttons) button.disabled = false;
+      toast(fill(gettext("Your answer did not reach the computer: %(message)s"), { message: error.message }), "error");
+    }
+  }
+
+  return h("article", { class: "item approval", "data-request": event.payload?.requestId, "aria-label": heading },
+    h("h3", {}, heading),
+    event.deviceName ? h("p", { class: "meta" }, fill(gettext("on %(device)s"), { device: event.deviceName })) : null,
+    h("dl", { class: "details" },
+      detail(gettext("Command"), command, true),
+      detail(gettext("Folder"), params.cwd || item?.cwd),
+      detail(gettext("Reason"), params.reason),
+      detail(gettext("Grants write access to"), params.grantRoot)),
+    files ? changesView(item?.changes) : null,
+    h("div", { class: "actions" }, buttons),
+    status,
+    link ? h("a", { href: link }, gettext("Open session")) : null);
+}

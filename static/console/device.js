@@ -1,0 +1,194 @@
+// One computer (CON-2, CON-3, CON-7, CON-8): its state, its sessions (from Codex while it
+// is online, from the relay's log while it is not), its control state and its actions.
+import { api, devicePath, run } from "./api.js";
+import { field, fill, gettext, h, replace, timestamp, when } from "./dom.js";
+import { deviceLink, presence, sessionLink } from "./home.js";
+import { refreshDevices, store, subscribe } from "./store.js";
+
+export const WORK_MODES = [
+  ["default", () => gettext("Default")],
+  ["plan", () => gettext("Plan")],
+  ["goal", () => gettext("Goal")],
+];
+export const PRESETS = [
+  ["ask", () => gettext("Ask for approval"), () => gettext("Codex asks before running commands outside the workspace.")],
+  ["auto", () => gettext("Approve for me"), () => gettext("An automatic reviewer answers Codex's requests.")],
+  ["full", () => gettext("Full access"), () => gettext("No sandbox and no questions, network included.")],
+];
+
+export function describeControl(control) {
+  if (!control || !control.permissionPreset) return gettext("not reported yet");
+  const preset = PRESETS.find(([name]) => name === control.permissionPreset);
+  const mode = WORK_MODES.find(([name]) => name === control.workMode);
+  return `${preset ? preset[1]() : control.permissionPreset} · ${mode ? mode[1]() : control.workMode}`;
+}
+
+function controlCard(device, { toast }) {
+  const control = device.controlState || {};
+  const mode = h("select", { name: "workMode" },
+    WORK_MODES.map(([name, label]) => h("option", { value: name, selected: name === (control.workMode || "default") }, label())));
+  const presets = h("fieldset", {}, h("legend", {}, gettext("Permissions")),
+    PRESETS.map(([name, label, hint]) => h("label", { class: "check" },
+      h("input", { type: "radio", name: "permissionPreset", value: name, checked: name === (control.permissionPreset || "ask") }),
+      h("span", {}, h("strong", {}, label()), h("br"), h("span", { class: "hint" }, hint())))));
+  const reported = h("p", { class: "meta", "data-testid": "reported-control" },
+    fill(gettext("The computer reports: %(state)s"), { state: describeControl(control) }));
+  const apply = h("button", { type: "submit", class: "primary", disabled: !device.online }, gettext("Apply"));
+  const form = h("form", {
+    "aria-labelledby": "control-heading",
+    onsubmit: async (submit) => {
+      submit.preventDefault();
+      apply.disabled = true;
+      const chosen = form.querySelector("input[name=permissionPreset]:checked").value;
+      try {
+        await run(device.deviceId, "setControlState", { workMode: mode.value, permissionPreset: chosen });
+        toast(gettext("Sent. The computer applies it to the next turn."));
+      } catch (problem) {
+        toast(problem.message, "error");
+      } finally {
+        apply.disabled = !store.devices.get(device.deviceId)?.online;
+      }
+    },
+  }, field(gettext("Work mode"), mode), presets, reported, apply,
+  device.online ? null : h("p", { class: "hint" }, gettext("The computer must be online to change this.")));
+  return h("section", { class: "card" }, h("h2", { id: "control-heading" }, gettext("How Codex works here")), form);
+}
+
+function actionsCard(device, { toast }) {
+  const actions = [
+    ["reconnect", gettext("Reconnect")],
+    ["restartCodex", gettext("Restart Codex")],
+    ["restartAgent", gettext("Restart the agent")],
+  ].map(([name, label]) => h("button", {
+    type: "button",
+    disabled: !device.online,
+    onclick: async (click) => {
+      click.currentTarget.disabled = true;
+      try {
+        await run(device.deviceId, name);
+        toast(fill(gettext("%(action)s: done."), { action: label }));
+      } catch (problem) {
+        toast(problem.message, "error");
+      }
+    },
+  }, label));
+  return h("section", { class: "card", "aria-labelledby": "actions-heading" },
+    h("h2", { id: "actions-heading" }, gettext("Computer")),
+    h("dl", { class: "details" },
+      h("dt", {}, gettext("Workspace")), h("dd", { class: "path" }, device.workspace || "—"),
+      h("dt", {}, gettext("Agent")), h("dd", {}, device.agentVersion || "—"),
+      h("dt", {}, gettext("Platform")), h("dd", {}, device.platform || "—"),
+      h("dt", {}, gettext("Last heartbeat")), h("dd", {}, when(device.lastHeartbeatAt)),
+      device.lastError ? [h("dt", {}, gettext("Last error")), h("dd", {}, device.lastError)] : null),
+    h("div", { class: "actions" }, actions));
+}
+
+function newSessionForm(device, { toast, navigate }) {
+  // Left empty, the agent starts Codex in its own workspace, which it knows best.
+  const folder = h("input", { name: "cwd", placeholder: device.workspace || "", autocapitalize: "none", spellcheck: "false" });
+  const start = h("button", { type: "submit", class: "primary" }, gettext("Start a session"));
+  return h("form", {
+    onsubmit: async (submit) => {
+      submit.preventDefault();
+      start.disabled = true;
+      try {
+        const started = await run(device.deviceId, "startThread", { cwd: folder.value || undefined });
+        navigate(sessionLink(device.deviceId, started.thread.id));
+      } catch (problem) {
+        toast(problem.message, "error");
+        start.disabled = false;
+      }
+    },
+  }, field(gettext("Folder"), folder, gettext("Leave empty to use the computer's workspace.")), start);
+}
+
+function sessionRow(deviceId, session) {
+  return h("li", {}, h("a", { class: "row", href: sessionLink(deviceId, session.id), "data-thread": session.id },
+    h("span", { class: "title" }, session.preview || gettext("(no messages yet)")),
+    h("span", { class: "meta" }, session.at ? timestamp(session.at) : "")));
+}
+
+function sessionsCard(device, context) {
+  const list = h("ul", { class: "list" }, h("li", { class: "empty" }, gettext("Loading…")));
+  const more = h("button", { type: "button", hidden: true }, gettext("Load more"));
+  const note = h("p", { class: "hint", hidden: device.online });
+  note.textContent = gettext("The computer is offline. These sessions come from the relay's history.");
+  let cursor = null;
+  let first = true;
+
+  async function load() {
+    more.disabled = true;
+    try {
+      let rows;
+      if (device.online) {
+        const page = await run(device.deviceId, "listSessions", { limit: 25, cursor: cursor || undefined });
+        rows = page.data.map((thread) => ({ id: thread.id, preview: thread.preview, at: new Date(thread.updatedAt * 1000).toISOString() }));
+        cursor = page.nextCursor;
+      } else {
+        const query = cursor === null ? "" : `?before=${cursor}`;
+        const page = await api("GET", devicePath(device.deviceId, `/threads${query}`));
+        rows = page.threads.map((thread) => ({ id: thread.threadId, preview: thread.preview, at: thread.lastEventAt }));
+        cursor = page.before;
+      }
+      if (first) list.replaceChildren();
+      first = false;
+      list.append(...rows.map((row) => sessionRow(device.deviceId, row)));
+      if (list.children.length === 0) list.append(h("li", { class: "empty" }, gettext("No sessions yet.")));
+      more.hidden = cursor === null || cursor === undefined;
+    } catch (problem) {
+      replace(list, h("li", { class: "notice error" }, problem.message));
+    } finally {
+      more.disabled = false;
+    }
+  }
+  more.addEventListener("click", load);
+  load();
+  return h("section", { class: "card", "aria-labelledby": "sessions-heading" },
+    h("h2", { id: "sessions-heading" }, gettext("Sessions")),
+    device.online ? newSessionForm(device, context) : null, note, list, more);
+}
+
+export function mount(root, { params: [deviceId], toast, navigate }) {
+  const context = { toast, navigate };
+  let shownOnline = null;
+
+  function draw() {
+    const device = store.devices.get(deviceId);
+    if (!device) {
+      replace(root, h("a", { class: "back", href: "#/" }, `← ${gettext("Your computers")}`),
+        h("p", { class: "empty" }, gettext("Loading…")));
+      return;
+    }
+    shownOnline = device.online;
+    replace(root,
+      h("a", { class: "back", href: "#/" }, `← ${gettext("Your computers")}`),
+      h("div", { class: "toolbar" }, h("h1", { tabindex: "-1" }, device.name || device.deviceId), presence(device)),
+      device.online ? null : h("p", { class: "notice warning", role: "status" },
+        fill(gettext("This computer is offline (last seen %(when)s). History stays readable; new turns wait until it is back."),
+          { when: when(device.lastSeenAt || device.lastHeartbeatAt) })),
+      sessionsCard(device, context),
+      controlCard(device, context),
+      actionsCard(device, context));
+  }
+
+  const unsubscribe = subscribe((change) => {
+    const device = store.devices.get(deviceId);
+    if (change.devices && shownOnline === null) draw();
+    if (!device || !change.event || change.event.deviceId !== deviceId) return;
+    if (device.online !== shownOnline) draw();
+    if (change.event.eventType === "device.controlState") {
+      const line = root.querySelector("[data-testid=reported-control]");
+      if (line) line.textContent = fill(gettext("The computer reports: %(state)s"), { state: describeControl(device.controlState) });
+    }
+  });
+  draw();
+  refreshDevices()
+    .then(() => {
+      if (!store.devices.has(deviceId)) {
+        replace(root, h("a", { class: "back", href: "#/" }, `← ${gettext("Your computers")}`),
+          h("p", { class: "notice error", role: "alert" }, gettext("This computer is not in your account.")));
+      }
+    })
+    .catch((problem) => toast(problem.message, "error"));
+  return { destroy: unsubscribe, link: deviceLink(deviceId) };
+}

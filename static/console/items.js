@@ -1,0 +1,111 @@
+// How each kind of Codex item looks in a session (SPEC CON-4): messages, commands with
+// their output, file changes with diffs, plans, reasoning, usage and errors.
+import { fill, gettext, h } from "./dom.js";
+
+const COMMAND_STATUS = {
+  inProgress: () => gettext("running"),
+  completed: () => gettext("completed"),
+  failed: () => gettext("failed"),
+  declined: () => gettext("declined"),
+};
+
+function statusPill(status) {
+  if (!status) return null;
+  const label = COMMAND_STATUS[status] ? COMMAND_STATUS[status]() : status;
+  const tone = status === "completed" ? "online" : status === "inProgress" ? "queued" : "failed";
+  return h("span", { class: `pill ${tone}` }, label);
+}
+
+export function diffView(diff) {
+  const pre = h("pre", { class: "diff", tabindex: "0", "aria-label": gettext("Diff") });
+  for (const line of String(diff || "").split("\n")) {
+    const tone = line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : null;
+    pre.append(h("span", { class: tone }, line), "\n");
+  }
+  return pre;
+}
+
+const CHANGE_KIND = { add: () => gettext("added"), delete: () => gettext("deleted"), update: () => gettext("changed") };
+
+export function changesView(changes) {
+  return (changes || []).map((change) => {
+    const kind = change.kind?.type;
+    return h("div", { class: "change" },
+      h("p", { class: "meta" }, h("code", {}, change.path), " · ",
+        CHANGE_KIND[kind] ? CHANGE_KIND[kind]() : kind || ""),
+      change.diff ? diffView(change.diff) : null);
+  });
+}
+
+function userText(item) {
+  return (item.content || [])
+    .map((part) => (part.type === "text" ? part.text : part.type === "image" || part.type === "localImage" ? gettext("[image]") : ""))
+    .join(" ");
+}
+
+function card(kind, label, ...body) {
+  return h("article", { class: `item ${kind}` }, label ? h("div", { class: "label" }, label) : null, ...body);
+}
+
+export function itemView(item) {
+  switch (item.type) {
+    case "userMessage":
+      return card("user", gettext("You"), h("div", {}, userText(item)));
+    case "agentMessage":
+      return card("agent", gettext("Codex"), h("div", { class: "text" }, item.text || "…"));
+    case "reasoning": {
+      const text = item.summaryText || (item.summary || []).join("\n") || item.reasoningText || "";
+      return text ? card("reasoning", gettext("Thinking"), text) : null;
+    }
+    case "commandExecution":
+      return card("command", [h("span", {}, gettext("Command")), statusPill(item.status)],
+        h("code", { class: "cmd" }, item.command || ""),
+        item.cwd ? h("p", { class: "meta" }, fill(gettext("in %(cwd)s"), { cwd: item.cwd })) : null,
+        item.aggregatedOutput ? h("pre", { class: "output", tabindex: "0", "aria-label": gettext("Output") }, item.aggregatedOutput) : null,
+        item.exitCode !== null && item.exitCode !== undefined
+          ? h("p", { class: "meta" }, fill(gettext("exit code %(code)s"), { code: item.exitCode })) : null);
+    case "fileChange":
+      return card("files", [h("span", {}, gettext("File changes")), statusPill(item.status)], changesView(item.changes));
+    case "plan":
+      return card("plan", gettext("Plan"), h("div", { class: "text" }, item.text || ""));
+    case "webSearch":
+      return card("tool", gettext("Web search"), item.query || "");
+    case "mcpToolCall":
+      return card("tool", fill(gettext("Tool: %(name)s"), { name: `${item.server || ""} ${item.tool || ""}`.trim() }), statusPill(item.status));
+    case "contextCompaction":
+      return card("tool", null, gettext("Earlier conversation was summarized to save space."));
+    default:
+      return null;
+  }
+}
+
+function planView(plan) {
+  return card("plan", gettext("Plan"),
+    plan.explanation ? h("p", {}, plan.explanation) : null,
+    h("ol", { class: "plan" }, plan.steps.map((step) => h("li", { class: step.status }, step.step))));
+}
+
+const TURN_STATUS = {
+  completed: () => gettext("Turn completed"),
+  interrupted: () => gettext("Turn interrupted"),
+  failed: () => gettext("Turn failed"),
+  inProgress: () => gettext("Working…"),
+};
+
+export function turnFooter(turn) {
+  const parts = [h("span", {}, TURN_STATUS[turn.status] ? TURN_STATUS[turn.status]() : turn.status)];
+  if (turn.durationMs) parts.push(h("span", {}, fill(gettext("%(seconds)s s"), { seconds: (turn.durationMs / 1000).toFixed(1) })));
+  const total = turn.usage?.total?.totalTokens;
+  if (total) parts.push(h("span", {}, fill(gettext("%(count)s tokens"), { count: total.toLocaleString() })));
+  return h("div", { class: "turn-end", "data-status": turn.status }, parts);
+}
+
+export function turnView(turn) {
+  const items = [...turn.items.values()].map(itemView).filter(Boolean);
+  const errors = [...turn.errors, turn.error?.message].filter(Boolean);
+  return h("section", { class: "turn", "data-turn": turn.id },
+    items,
+    turn.plan ? planView(turn.plan) : null,
+    [...new Set(errors)].map((message) => card("error", gettext("Error"), message)),
+    turnFooter(turn));
+}

@@ -1,0 +1,207 @@
+// One session (CON-3 … CON-6): its history and live turn, the approvals it waits on, and
+// the composer that starts, steers and interrupts turns.
+import { api, devicePath, run } from "./api.js";
+import { approvalCard } from "./approvals.js";
+import { field, fill, gettext, h, replace } from "./dom.js";
+import { describeControl } from "./device.js";
+import { deviceLink, presence } from "./home.js";
+import { turnView } from "./items.js";
+import { forgetApproval, itemFor, store, subscribe, waitingIn } from "./store.js";
+import { ThreadModel } from "./thread.js";
+
+const HISTORY_PAGES = 20;
+
+async function loadLog(deviceId, threadId, model) {
+  let after = 0;
+  for (let page = 0; page < HISTORY_PAGES; page += 1) {
+    const query = `/events?thread=${encodeURIComponent(threadId)}&after=${after}&limit=500`;
+    const { events, position } = await api("GET", devicePath(deviceId, query));
+    for (const event of events) model.apply(event);
+    if (events.length < 500) return;
+    after = position;
+  }
+}
+
+export function mount(root, { params: [deviceId, threadId], toast }) {
+  const model = new ThreadModel(threadId);
+  const log = h("div", { class: "log", "aria-label": gettext("Session history") });
+  const waiting = h("div", { class: "stack", "aria-live": "polite" });
+  const header = h("div", { class: "toolbar" });
+  const status = h("p", { class: "meta", role: "status", "aria-live": "polite" });
+  const pending = h("div", { class: "pending-commands", "aria-live": "polite" });
+  const turnNodes = new Map();
+  let buffered = [];
+  let loaded = false;
+  let frame = 0;
+  let shownWaiting = null;
+
+  const input = h("textarea", { name: "input", rows: "2", required: true });
+  const send = h("button", { type: "submit", class: "primary" }, gettext("Send"));
+  const interrupt = h("button", { type: "button", class: "danger", hidden: true }, gettext("Interrupt"));
+  const composer = h("form", { class: "composer" },
+    field(gettext("Message to Codex"), input), pending,
+    h("div", { class: "actions" }, send, interrupt));
+
+  const device = () => store.devices.get(deviceId);
+
+  function title() {
+    for (const turn of model.turns.values()) {
+      for (const item of turn.items.values()) {
+        const text = item.type === "userMessage" && (item.content || []).find((part) => part.type === "text");
+        if (text) return text.text.length > 60 ? `${text.text.slice(0, 60)}…` : text.text;
+      }
+    }
+    return gettext("New session");
+  }
+
+  function drawHeader() {
+    const current = device();
+    const heading = header.querySelector("h1");
+    const name = title();
+    if (heading && heading.textContent === name) {
+      header.lastChild.replaceWith(current ? presence(current) : h("span"));
+    } else {
+      replace(header, h("h1", { tabindex: "-1" }, name), current ? presence(current) : h("span"));
+    }
+    const running = model.running();
+    status.textContent = [
+      running ? gettext("Codex is working…") : "",
+      current && !current.online ? gettext("The computer is offline; what you send waits until it is back.") : "",
+      current ? fill(gettext("Permissions: %(state)s"), { state: describeControl(current.controlState) }) : "",
+    ].filter(Boolean).join(" ");
+  }
+
+  function drawComposer() {
+    const running = model.running();
+    send.textContent = running ? gettext("Steer") : gettext("Send");
+    interrupt.hidden = !running;
+    input.placeholder = running ? gettext("Add to what Codex is doing…") : gettext("Ask Codex…");
+  }
+
+  function drawTurns() {
+    frame = 0;
+    const following = window.innerHeight + window.scrollY >= document.body.scrollHeight - 160;
+    for (const turn of model.turns.values()) {
+      const known = turnNodes.get(turn.id);
+      if (known && known.version === turn.version) continue;
+      const node = turnView(turn);
+      if (known) known.node.replaceWith(node);
+      else log.append(node);
+      turnNodes.set(turn.id, { node, version: turn.version });
+    }
+    if (log.children.length === 0) {
+      replace(log, h("p", { class: "empty" }, loaded ? gettext("No turns yet. Send Codex a message.") : gettext("Loading…")));
+    } else {
+      for (const empty of log.querySelectorAll(":scope > .empty")) empty.remove();
+    }
+    drawHeader();
+    drawComposer();
+    // Keep the newest output in view unless the person scrolled up to read.
+    if (following) window.scrollTo({ top: document.body.scrollHeight });
+  }
+
+  function drawWaiting() {
+    const events = waitingIn(deviceId, threadId);
+    const keys = events.map((event) => event.payload?.requestId).join(" ");
+    if (keys === shownWaiting) return;
+    shownWaiting = keys;
+    replace(waiting, events.map((event) => approvalCard(event, {
+      item: itemFor(event),
+      onDone: () => forgetApproval(event),
+      toast,
+    })));
+    // A question from Codex must not wait below the fold.
+    if (waiting.lastElementChild) waiting.lastElementChild.scrollIntoView({ block: "center" });
+  }
+
+  function schedule() {
+    if (!frame) frame = requestAnimationFrame(drawTurns);
+  }
+
+  function track(label, promise) {
+    const line = h("p", { class: "meta" }, label);
+    pending.append(line);
+    return promise.finally(() => line.remove());
+  }
+
+  async function submit(event) {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    const running = model.running();
+    const current = device();
+    const queue = Boolean(current && !current.online);
+    const name = running ? "steerTurn" : "startTurn";
+    const params = { threadId, input: text };
+    if (running) params.turnId = running.id;
+    input.value = "";
+    const line = h("span", { class: `pill ${queue ? "queued" : ""}` }, queue ? gettext("Queued") : gettext("Sending…"));
+    try {
+      await track(line, run(deviceId, name, params, {
+        queue,
+        onUpdate: (command) => {
+          if (command.status === "queued") line.textContent = gettext("Queued until the computer is back");
+          if (command.status === "sent") line.textContent = gettext("Delivered");
+        },
+      }));
+    } catch (problem) {
+      input.value = input.value || text;
+      toast(fill(gettext("Codex did not get your message: %(message)s"), { message: problem.message }), "error");
+    }
+  }
+
+  async function stop() {
+    interrupt.disabled = true;
+    try {
+      await run(deviceId, "interruptTurn", { threadId });
+    } catch (problem) {
+      toast(problem.message, "error");
+    } finally {
+      interrupt.disabled = false;
+    }
+  }
+
+  composer.addEventListener("submit", submit);
+  interrupt.addEventListener("click", stop);
+
+  replace(root,
+    h("a", { class: "back", href: deviceLink(deviceId) }, `← ${device()?.name || gettext("Computer")}`),
+    header, status, log, waiting, composer);
+  drawTurns();
+  drawWaiting();
+
+  const unsubscribe = subscribe((change) => {
+    if (change.attention) drawWaiting();
+    if (change.devices) drawHeader();
+    const event = change.event;
+    if (!event || event.deviceId !== deviceId) return;
+    drawWaiting();
+    if (event.eventType.startsWith("device.")) drawHeader();
+    if (event.threadId !== threadId) return;
+    if (!loaded) buffered.push(event);
+    else if (model.apply(event)) schedule();
+  });
+
+  (async () => {
+    try {
+      if (device()?.online) {
+        const snapshot = await run(deviceId, "readSession", { threadId }).catch(() => null);
+        if (snapshot) model.applySnapshot(snapshot.thread);
+      }
+      await loadLog(deviceId, threadId, model);
+    } catch (problem) {
+      toast(problem.message, "error");
+    }
+    loaded = true;
+    for (const event of buffered) model.apply(event);
+    buffered = [];
+    drawTurns();
+  })();
+
+  return {
+    destroy() {
+      unsubscribe();
+      if (frame) cancelAnimationFrame(frame);
+    },
+  };
+}

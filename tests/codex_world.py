@@ -1,0 +1,84 @@
+"""A whole deployment on loopback: a Daphne relay, a paired device driven by the real agent
+runtime on the real `codex app-server` (codex-cli 0.169.0), and the fake Responses server
+standing in for the model. Shared by the agent's end-to-end tests and the console's
+browser tests."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.host import HostRuntime, RuntimeSettings
+from agent.protocol import device_wss_url
+
+from .conftest import require
+from .fakes.responses_server import FakeResponses, write_codex_home
+from .live import Browser, Relay, sqlite_relay
+
+ROOT = Path(__file__).resolve().parent.parent
+CODEX = Path(os.environ.get("CODEXPANEL_TEST_CODEX", ROOT / ".tools/codex/node_modules/.bin/codex"))
+
+
+def codex_path() -> str:
+    require(
+        CODEX.exists(),
+        "codex-cli 0.169.0 (npm install --prefix .tools/codex @openai/codex@0.169.0)",
+    )
+    return str(CODEX)
+
+
+@dataclass
+class World:
+    tmp: Path
+    workspace: Path
+    relay: Relay
+    host: str
+    runtime: HostRuntime
+    browser: Browser
+    device_id: str
+    fake: FakeResponses
+
+
+def wait_online(browser: Browser, device_id: str, online: bool = True) -> None:
+    deadline = time.monotonic() + 30
+    while browser.call("GET", f"/api/devices/{device_id}")["online"] != online:
+        assert time.monotonic() < deadline, f"the device never went {'on' if online else 'off'}line"
+        time.sleep(0.2)
+
+
+@contextmanager
+def codex_world(tmp_path: Path, relay_env: dict[str, str] | None = None) -> Iterator[World]:
+    codex = codex_path()
+    with FakeResponses() as fake, sqlite_relay(tmp_path, relay_env) as relay:
+        paired = relay.paired_device()
+        host = relay.start()
+        home = tmp_path / "codex-home"
+        write_codex_home(home, fake.base_url)
+        workspace = tmp_path / "workspace"
+        workspace.mkdir()
+        runtime = HostRuntime(
+            RuntimeSettings(
+                relay_url=f"http://{host}",
+                device_wss_url=device_wss_url(f"http://{host}"),
+                device_token=paired["token"],
+                workspace=str(workspace),
+                codex_path=codex,
+                state_dir=tmp_path / "agent-state",
+                codex_env={"CODEX_HOME": str(home)},
+                codex_args=["--strict-config"],
+                log_dir=tmp_path / "logs",
+            )
+        )
+        runtime.start()
+        try:
+            browser = Browser(host)
+            wait_online(browser, paired["deviceId"])
+            yield World(
+                tmp_path, workspace, relay, host, runtime, browser, paired["deviceId"], fake
+            )
+        finally:
+            runtime.stop()

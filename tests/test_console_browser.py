@@ -1,0 +1,238 @@
+"""The console in a phone's browser (SPEC §6), against a live relay and a computer driven by
+the real agent on the real `codex app-server` with the fake model: what a person does
+from the sofa, checked on screen."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .browser import chromium, phone, screenshot, sign_in, static_root  # noqa: F401
+from .codex_world import World, codex_world, wait_online
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def world(tmp_path: Path, static_root: dict[str, str]) -> Iterator[World]:  # noqa: F811
+    with codex_world(tmp_path, static_root) as space:
+        yield space
+
+
+@pytest.fixture
+def page(chromium: Any, world: World) -> Iterator[Any]:  # noqa: F811
+    context = phone(chromium, world.host)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert problems == [], problems
+
+
+def open_new_session(page: Any, world: World) -> None:
+    page.get_by_role("link", name=re.compile("desk")).click()
+    page.get_by_role("heading", name="desk").wait_for()
+    page.get_by_role("button", name="Start a session").click()
+    page.get_by_role("heading", name="New session").wait_for()
+
+
+def send(page: Any, text: str) -> None:
+    page.get_by_label("Message to Codex").fill(text)
+    page.locator(".composer").get_by_role("button", name=re.compile("^(Send|Steer)$")).click()
+
+
+def test_a_person_follows_a_turn_and_answers_codex_from_a_phone(page, world):
+    sign_in(page)
+    device = page.locator(f'[data-device="{world.device_id}"]')
+    device.get_by_text("Online").wait_for()
+    screenshot(page, "devices")
+    open_new_session(page, world)
+
+    send(page, "say hi")
+    page.locator(".item.agent").get_by_text("Hello from the fake model.").wait_for()
+    page.get_by_text("Turn completed").wait_for()
+    screenshot(page, "session")
+
+    send(page, "[shell:mkdir -p approved_dir]")
+    card = page.locator(".approval")
+    card.get_by_text("mkdir -p approved_dir").first.wait_for()
+    screenshot(page, "approval")
+    card.get_by_role("button", name="Approve", exact=True).click()
+    page.locator(".item.command .pill", has_text="completed").wait_for()
+    page.get_by_text("Turn completed").nth(1).wait_for()
+    assert (world.workspace / "approved_dir").is_dir()
+    assert page.locator(".approval").count() == 0
+
+    # The next one is answered from the list of everything waiting, across devices.
+    session_url = page.url
+    send(page, "[shell:mkdir -p declined_dir]")
+    page.locator(".approval").wait_for()
+    page.get_by_role("link", name="1 waiting for you").click()
+    attention = page.get_by_role("region", name="Needs attention (1)")
+    attention.get_by_text("mkdir -p declined_dir").first.wait_for()
+    attention.get_by_text("on desk").wait_for()
+    screenshot(page, "attention")
+    attention.get_by_role("button", name="Decline").click()
+    page.get_by_role("region", name=re.compile("Needs attention")).wait_for(state="hidden")
+    page.goto(session_url)
+    page.locator(".item.command .pill", has_text="declined").wait_for()
+    page.get_by_text("Turn completed").nth(2).wait_for()
+    assert not (world.workspace / "declined_dir").exists()
+
+
+def test_a_running_turn_is_steered_and_interrupted_from_the_composer(page, world):
+    sign_in(page)
+    open_new_session(page, world)
+    send(page, "[slow]")
+    page.get_by_role("button", name="Interrupt").wait_for()
+    page.locator(".item.agent", has_text="chunk").first.wait_for()
+    send(page, "[slow] and this")
+    page.locator(".item.user", has_text="and this").wait_for()
+    page.get_by_role("button", name="Interrupt").click()
+    page.get_by_text("Turn interrupted").wait_for()
+    assert page.get_by_role("button", name="Interrupt").is_hidden()
+    assert page.locator(".composer").get_by_role("button", name="Send").is_visible()
+
+
+def test_the_permission_preset_changes_and_the_console_shows_what_the_device_reports(page, world):
+    sign_in(page)
+    page.get_by_role("link", name=re.compile("desk")).click()
+    page.get_by_text("The computer reports: Ask for approval · Default").wait_for()
+    screenshot(page, "device")
+    page.get_by_label(re.compile("^Full access")).check()
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("The computer reports: Full access · Default").wait_for()
+    reported = world.browser.call("GET", f"/api/devices/{world.device_id}")["controlState"]
+    assert reported["permissionPreset"] == "full" and reported["sandbox"] == "danger-full-access"
+
+
+def test_the_console_says_when_the_computer_goes_offline_and_still_reads_its_history(page, world):
+    thread_id = world.browser.command(world.device_id, "startThread")["result"]["thread"]["id"]
+    stream = world.browser.stream()
+    world.browser.command(world.device_id, "startTurn", threadId=thread_id, input="say hi")
+    stream.until(lambda event: event["eventType"] == "turn/completed")
+    stream.close()
+    sign_in(page)
+    device = page.locator(f'[data-device="{world.device_id}"]')
+    device.get_by_text("Online").wait_for()
+    world.runtime.stop()
+    wait_online(world.browser, world.device_id, online=False)
+    device.get_by_text("Offline").wait_for()
+    device.click()
+    page.get_by_text(re.compile("This computer is offline")).wait_for()
+    page.get_by_text("These sessions come from the relay's history.", exact=False).wait_for()
+    assert page.get_by_role("button", name="Apply").is_disabled()
+    assert page.get_by_role("button", name="Start a session").count() == 0
+    screenshot(page, "device-offline")
+
+    # History comes from the relay's log; what is sent now waits for the computer.
+    page.locator(f'[data-thread="{thread_id}"]').click()
+    page.locator(".item.agent").get_by_text("Hello from the fake model.").wait_for()
+    send(page, "when you are back, run the tests")
+    page.get_by_text("Queued until the computer is back").wait_for()
+    queued = world.relay.python(
+        "import django; django.setup()\n"
+        "from devices.models import Command\n"
+        "print(list(Command.objects.filter(name='startTurn').values_list('status', flat=True)))"
+    )
+    assert "queued" in queued
+
+
+def test_the_console_shows_a_dropped_stream_and_picks_it_up_again(page, world):
+    sign_in(page)
+    state = page.locator("#stream-state")
+    state.get_by_text("Live").wait_for()
+    port = int(world.host.rsplit(":", 1)[1])
+    world.relay.kill(world.host)
+    state.get_by_text("Reconnecting…").wait_for()
+    world.relay.start(port)
+    state.get_by_text("Live").wait_for(timeout=60_000)
+    device = page.locator(f'[data-device="{world.device_id}"]')
+    device.get_by_text("Online").wait_for(timeout=60_000)
+
+
+def test_every_main_screen_passes_the_accessibility_rules(page, world):
+    from .browser import accessibility_problems
+
+    page.goto("/console/")
+    page.get_by_role("heading", name="Sign in").wait_for()
+    screenshot(page, "sign-in")
+    problems = {"sign-in": accessibility_problems(page)}
+    sign_in(page)
+    problems["devices"] = accessibility_problems(page)
+    page.get_by_role("link", name="Add a computer").click()
+    page.get_by_role("heading", name="Add a computer").wait_for()
+    screenshot(page, "add-computer")
+    problems["add-computer"] = accessibility_problems(page)
+    page.goto("/console/#/")
+    open_new_session(page, world)
+    send(page, "[shell:mkdir -p checked_dir]")
+    page.locator(".approval").wait_for()
+    problems["session"] = accessibility_problems(page)
+    page.get_by_role("link", name=re.compile("← desk")).click()
+    page.get_by_role("heading", name="desk").wait_for()
+    problems["device"] = accessibility_problems(page)
+    assert {screen: found for screen, found in problems.items() if found} == {}
+
+
+def test_keyboard_focus_moves_through_sign_in_in_reading_order(page, world):
+    page.goto("/console/")
+    page.get_by_role("heading", name="Sign in").wait_for()
+    names = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        names.append(
+            page.evaluate(
+                """() => {
+                    const el = document.activeElement;
+                    const label = el.labels && el.labels[0];
+                    return (el.getAttribute("aria-label") || (label && label.textContent)
+                        || el.textContent || "").trim();
+                }"""
+            )
+        )
+    assert names == [
+        "Skip to content",
+        "codexpanel",
+        "Menu",
+        "Password",
+        "Email code",
+        "Username",
+        "Password",
+        "Sign in",
+    ]
+
+
+def test_the_console_speaks_chinese_to_a_chinese_browser(chromium, world):  # noqa: F811
+    context = phone(
+        chromium, world.host, locale="zh-CN", extra_http_headers={"Accept-Language": "zh-Hans"}
+    )
+    page = context.new_page()
+    try:
+        page.goto("/console/")
+        page.get_by_role("heading", name="登录").wait_for()
+        assert page.get_by_role("button", name="登录").is_visible()
+        screenshot(page, "sign-in-zh")
+    finally:
+        context.close()
+
+
+def test_the_installed_console_opens_offline_without_showing_stale_data(page, world):
+    sign_in(page)
+    scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
+    assert scope.endswith("/console/")
+    page.reload()  # now under the service worker's control
+    page.get_by_role("heading", name="Your computers").wait_for()
+    page.context.set_offline(True)
+    page.reload()
+    page.get_by_text("You are offline.").wait_for()
+    page.get_by_text("The relay cannot be reached.").wait_for()
+    assert page.locator("[data-device]").count() == 0
+    page.context.set_offline(False)
