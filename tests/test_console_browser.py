@@ -179,6 +179,13 @@ def test_every_main_screen_passes_the_accessibility_rules(page, world):
     page.get_by_role("link", name=re.compile("← desk")).click()
     page.get_by_role("heading", name="desk").wait_for()
     problems["device"] = accessibility_problems(page)
+    page.emulate_media(color_scheme="dark")
+    problems["device, dark"] = accessibility_problems(page)
+    page.go_back()
+    page.locator(".approval").wait_for()
+    page.locator(".item.command").wait_for()
+    screenshot(page, "session-dark")
+    problems["session, dark"] = accessibility_problems(page)
     assert {screen: found for screen, found in problems.items() if found} == {}
 
 
@@ -236,3 +243,73 @@ def test_the_installed_console_opens_offline_without_showing_stale_data(page, wo
     page.get_by_text("The relay cannot be reached.").wait_for()
     assert page.locator("[data-device]").count() == 0
     page.context.set_offline(False)
+
+
+def test_a_file_change_approval_shows_the_path_and_diff_before_codex_writes(page, world):
+    from .console_scenarios import outside_folder
+
+    with outside_folder() as outside:
+        target = outside / "notes.txt"
+        sign_in(page)
+        open_new_session(page, world)
+        send(page, f"[patch:{target}:hello from the phone]")
+        card = page.locator(".approval")
+        card.get_by_text("Codex wants to change files").wait_for()
+        card.get_by_text(str(target)).wait_for()
+        card.locator("pre.diff").get_by_text("hello from the phone").wait_for()
+        screenshot(page, "file-change-approval")
+        card.get_by_role("button", name="Approve", exact=True).click()
+        page.get_by_text("Turn completed").wait_for()
+        assert target.read_text() == "hello from the phone\n"
+
+
+def test_device_actions_reach_the_computer(page, world):
+    sign_in(page)
+    page.get_by_role("link", name=re.compile("desk")).click()
+    page.get_by_role("button", name="Restart Codex").click()
+    page.get_by_text("Restart Codex: done.").wait_for()
+    page.get_by_role("button", name="Reconnect").click()
+    page.get_by_text("Reconnect: done.").wait_for()
+    wait_online(world.browser, world.device_id)
+    assert world.browser.command(world.device_id, "listSessions")["status"] == "done"
+
+
+@pytest.fixture
+def site(tmp_path: Path, static_root: dict[str, str]) -> Iterator[str]:  # noqa: F811
+    from .live import sqlite_relay
+
+    with sqlite_relay(tmp_path, static_root) as relay:
+        yield relay.start()
+
+
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [
+        ("/project.html", "codexpanel"),
+        ("/device.html", "Add a computer"),
+        ("/desktop/setup", None),
+    ],
+)
+def test_the_site_pages_share_the_look_and_pass_the_accessibility_rules(
+    chromium,  # noqa: F811
+    site,
+    path,
+    heading,
+):
+    from .browser import accessibility_problems
+
+    context = phone(chromium, site)
+    page = context.new_page()
+    try:
+        page.goto(path)
+        if heading:
+            page.get_by_role("heading", name=heading, exact=True).wait_for()
+        assert page.locator("link[href='/static/codexpanel/site.css']").count() == 1
+        assert (
+            page.get_by_role("link", name="Console", exact=True).get_attribute("href")
+            == "/console/"
+        )
+        screenshot(page, path.strip("/").replace("/", "-").replace(".html", ""))
+        assert accessibility_problems(page) == []
+    finally:
+        context.close()

@@ -42,11 +42,16 @@ function navigate(link) {
   else location.hash = link;
 }
 
+let shownOnce = false;
+
 function show(mount, params = []) {
   if (current) current.destroy();
   current = mount(view, { params, toast, navigate, config });
+  // After moving between screens, screen readers start at the new screen's heading; the
+  // first screen keeps the browser's own starting point.
   const heading = view.querySelector("h1");
-  if (heading && document.activeElement !== document.body) heading.focus({ preventScroll: true });
+  if (heading && shownOnce) heading.focus({ preventScroll: true });
+  shownOnce = true;
 }
 
 function route() {
@@ -81,6 +86,7 @@ function drawBadge() {
   badge.hidden = count === 0;
   badge.textContent = String(count);
   badge.setAttribute("aria-label", fill(gettext("%(count)s waiting for you"), { count }));
+  document.title = count ? `(${count}) codexpanel` : "codexpanel";
 }
 
 function signedIn(user) {

@@ -106,7 +106,7 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     if (keys === shownWaiting) return;
     shownWaiting = keys;
     replace(waiting, events.map((event) => approvalCard(event, {
-      item: itemFor(event),
+      item: model.turns.get(event.turnId)?.items.get(event.payload?.params?.itemId) || itemFor(event),
       onDone: () => forgetApproval(event),
       toast,
     })));
