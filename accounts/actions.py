@@ -25,7 +25,7 @@ from codexpanel import clock
 from codexpanel.errors import ActionError, rate_limited
 from codexpanel.net import client_network
 
-from . import ratelimit
+from . import audit, ratelimit
 from .groups import ADMINISTRATORS, ensure_default_groups
 from .models import USER_ID_VALIDATOR, USERNAME_VALIDATOR, EmailLoginCode, User
 from .signals import end_sessions
@@ -167,24 +167,31 @@ def bootstrap_first_admin(
 # --- Sessions end (IAM-9) --------------------------------------------------------------
 
 
-def disable_user(user: User) -> None:
+def disable_user(user: User, actor: User | None = None) -> None:
     user.is_active = False
     user.save(update_fields=["is_active"])
+    audit.record(actor, "user.disable", user, before={"enabled": True}, after={"enabled": False})
 
 
-def enable_user(user: User) -> None:
+def enable_user(user: User, actor: User | None = None) -> None:
     user.is_active = True
     user.save(update_fields=["is_active"])
+    audit.record(actor, "user.enable", user, before={"enabled": False}, after={"enabled": True})
 
 
-def set_user_groups(user: User, groups: Iterable[Group]) -> None:
+def set_user_groups(user: User, groups: Iterable[Group], actor: User | None = None) -> None:
+    before = sorted(user.groups.values_list("name", flat=True))
     user.groups.set(list(groups))
+    after = sorted(user.groups.values_list("name", flat=True))
+    if before != after:
+        audit.record(actor, "user.groups", user, before={"groups": before}, after={"groups": after})
 
 
-def reset_password(user: User, new_password: str) -> None:
+def reset_password(user: User, new_password: str, actor: User | None = None) -> None:
     _validate_new_password(new_password, user)
     user.set_password(new_password)
     user.save(update_fields=["password"])
+    audit.record(actor, "user.password_reset", user)
 
 
 def end_all_sessions(user: User) -> None:

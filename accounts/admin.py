@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import actions
-from .models import User
+from . import actions, audit
+from .models import AuditRecord, User
 
 
 class UserChangeFormNoRoles(UserChangeForm):
@@ -32,11 +36,12 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "user_id", "email")
     ordering = ("username",)
     filter_horizontal = ("groups",)
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = ("last_login", "date_joined", "money")
     fieldsets = (
         (None, {"fields": ("username", "user_id", "password")}),
         (_("Contact"), {"fields": ("email",)}),
         (_("Access"), {"fields": ("is_active", "groups")}),
+        (_("Wallet and cards"), {"fields": ("money",)}),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -50,18 +55,86 @@ class UserAdmin(DjangoUserAdmin):
     )
     actions = ["disable_users", "enable_users", "end_sessions"]
 
+    @admin.display(description=_("Balance and quota"))
+    def money(self, user: User) -> str:
+        from wallet.models import Wallet
+        from wallet.quota import device_quota
+
+        wallet = Wallet.objects.filter(user=user).first()
+        return format_html(
+            '{} · {} · <a href="{}">{}</a> · <a href="{}?user={}">{}</a>',
+            _("balance %(balance)s") % {"balance": wallet.balance if wallet else 0},
+            _("device quota %(quota)s") % {"quota": device_quota(user)},
+            reverse("admin:wallet_adjust", args=[user.pk]),
+            _("Adjust balance"),
+            reverse("admin:wallet_entitlement_add"),
+            user.pk,
+            _("Grant a card"),
+        )
+
+    # Users are managed with the manage_users scope (IAM-2), not Django's model permissions.
+    def _manages_users(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.has_perm("accounts.manage_users")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._manages_users(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages_users(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._manages_users(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages_users(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # accounts are disabled, never deleted: their ledger and audit remain
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            audit.record(
+                request.user,
+                "user.enable" if obj.is_active else "user.disable",
+                obj,
+                before={"enabled": not obj.is_active},
+                after={"enabled": obj.is_active},
+            )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        before = sorted(form.instance.groups.values_list("name", flat=True)) if change else []
+        super().save_related(request, form, formsets, change)
+        after = sorted(form.instance.groups.values_list("name", flat=True))
+        if before != after:
+            audit.record(
+                request.user,
+                "user.groups",
+                form.instance,
+                before={"groups": before},
+                after={"groups": after},
+            )
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            audit.record(request.user, "user.password_reset", User.objects.get(pk=id))
+        return response
+
     @admin.action(
         description=_("Disable selected users (ends their sessions)"), permissions=["change"]
     )
     def disable_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset.filter(is_active=True):
-            actions.disable_user(user)
+            actions.disable_user(user, request.user)
         self.message_user(request, _("Disabled."), messages.SUCCESS)
 
     @admin.action(description=_("Enable selected users"), permissions=["change"])
     def enable_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset.filter(is_active=False):
-            actions.enable_user(user)
+            actions.enable_user(user, request.user)
         self.message_user(request, _("Enabled."), messages.SUCCESS)
 
     @admin.action(description=_("Sign selected users out everywhere"), permissions=["change"])
@@ -69,3 +142,23 @@ class UserAdmin(DjangoUserAdmin):
         for user in queryset:
             actions.end_all_sessions(user)
         self.message_user(request, _("Their sessions have ended."), messages.SUCCESS)
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(admin.ModelAdmin):
+    """Read-only: records are written by the action functions, never by hand."""
+
+    list_display = ("created_at", "actor", "action", "target_user", "subject")
+    list_filter = ("action",)
+    search_fields = ("actor__username", "target_user__username", "subject")
+    list_select_related = ("actor", "target_user")
+    readonly_fields = ("created_at", "actor", "action", "target_user", "subject", "before", "after")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

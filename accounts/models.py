@@ -214,3 +214,29 @@ class EmailLoginCode(models.Model):
         return (
             self.used_at is None and self.expires_at > now and (self.failed_attempts < max_attempts)
         )
+
+
+class AuditRecord(models.Model):
+    """What an operator did (SPEC WAL-6): who, to whom, what, the state before and after,
+    and when. Written by the action functions, shown read-only in the admin."""
+
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("operator")
+    )
+    target_user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("user")
+    )
+    action = models.CharField(_("action"), max_length=64)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit record")
+        verbose_name_plural = _("audit records")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["target_user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_id} on {self.target_user_id}"

@@ -9,6 +9,7 @@ import json
 from functools import cache
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -42,6 +43,7 @@ SHELL_FILES = (
     "console/device.js",
     "console/session.js",
     "console/signin.js",
+    "console/account.js",
     "console/icon.svg",
     "console/icon-192.png",
     "console/icon-512.png",
@@ -73,6 +75,7 @@ def console_page(request: HttpRequest) -> HttpResponse:
     config = {
         "installCommands": install_commands(relay_url(request)),
         "language": get_language(),
+        "currency": settings.CODEXPANEL_CURRENCY,
         "version": __version__,
         "stylesheets": [static("codexpanel/site.css"), static("console/console.css")],
     }

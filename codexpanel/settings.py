@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "accounts",
     "devices",
     "setupflow",
+    "wallet",
 ]
 
 MIDDLEWARE = [
@@ -236,6 +237,8 @@ CODEXPANEL_DESKTOP_SETUP_TOKEN_TTL_SECONDS = env.int(
 )
 # Devices a user may bind without a monthly card (WAL-5).
 CODEXPANEL_FREE_DEVICE_QUOTA = env.int("CODEXPANEL_FREE_DEVICE_QUOTA", default=1)
+# The currency wallet amounts are in; amounts are integers in its minor unit (cents, fen).
+CODEXPANEL_CURRENCY = env.str("CODEXPANEL_CURRENCY", default="CNY")
 CODEXPANEL_HEARTBEAT_INTERVAL_SECONDS = env.int("CODEXPANEL_HEARTBEAT_INTERVAL_SECONDS", default=15)
 # Commands: how long one may wait for delivery and an answer, how long a caller may block
 # on it, and how many a device may have unanswered at once (the rest wait their turn).

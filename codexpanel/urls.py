@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/iam/", include("accounts.urls")),
     path("api/iam/desktop/setup/", include((setup_iam_urlpatterns, "setup-iam"))),
     path("api/desktop/setup/", include("setupflow.urls")),
+    path("", include("wallet.urls")),
     path("", include("devices.urls")),
     path("desktop/setup", setup_page, name="desktop-setup"),
     path("device.html", pages.device_page, name="device-page"),

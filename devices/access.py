@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from enum import Enum
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from codexpanel.errors import ActionError
+from wallet.quota import device_quota as quota_from_cards
 
 from .models import Device
 
@@ -58,9 +58,8 @@ def authorize_device(user: User, device_id: str, use: Use = Use.OPERATE) -> Devi
 
 
 def device_quota(user: User) -> int:
-    """How many devices this user may bind. Monthly cards will raise it (WAL-5); until a
-    user holds one, the free quota applies."""
-    return settings.CODEXPANEL_FREE_DEVICE_QUOTA
+    """How many devices this user may bind (WAL-5: from their monthly cards)."""
+    return quota_from_cards(user)
 
 
 def check_device_quota(user: User, device_id: str) -> None:

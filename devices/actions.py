@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts import audit
 from accounts.models import User
 from codexpanel import clock, tokens
 from codexpanel.errors import ActionError
 
+from .access import check_device_quota
 from .models import TOKEN_PREFIX, Device, DeviceToken
 from .signals import announce_access_revoked
 
@@ -166,6 +168,7 @@ def revoke_device_token(device: Device, actor: User) -> bool:
     revoked = _revoke_active_token(device, DeviceToken.Reason.REVOKED, actor)
     if revoked is None:
         return False
+    audit.record(actor, "device.revoke_token", device.owner, subject=device.device_id)
     announce_access_revoked(
         device.pk, device.device_id, DeviceToken.Reason.REVOKED, token_pk=revoked
     )
@@ -173,11 +176,58 @@ def revoke_device_token(device: Device, actor: User) -> bool:
 
 
 @transaction.atomic
-def set_device_enabled(device: Device, enabled: bool) -> None:
+def set_device_enabled(device: Device, enabled: bool, actor: User | None = None) -> None:
+    before = Device.objects.select_for_update().values_list("enabled", flat=True).get(pk=device.pk)
     Device.objects.filter(pk=device.pk).update(enabled=enabled)
     device.enabled = enabled
     if not enabled:
         announce_access_revoked(device.pk, device.device_id, "device_disabled")
+    audit.record(
+        actor,
+        "device.enable" if enabled else "device.disable",
+        device.owner,
+        subject=device.device_id,
+        before={"enabled": before},
+        after={"enabled": enabled},
+    )
+
+
+@transaction.atomic
+def assign_owner(device: Device, owner: User, actor: User) -> Device:
+    """ADM-4: an operator binds a device to another account. The agent keeps its token,
+    but its live socket closes so it reconnects as the new owner's device; like a rebind
+    by pairing (SET-4), the new owner inherits nothing of the old binding."""
+    locked = Device.objects.select_for_update().select_related("owner").get(pk=device.pk)
+    if locked.owner_id == owner.pk:
+        return locked
+    check_device_quota(owner, locked.device_id)
+    before = {"owner": locked.owner.user_id}
+    locked.owner = owner
+    locked.bound_at = clock.now()
+    locked.bound_by = actor
+    locked.capabilities = {}
+    locked.control_state = {}
+    locked.last_error = ""
+    locked.save(
+        update_fields=[
+            "owner",
+            "bound_at",
+            "bound_by",
+            "capabilities",
+            "control_state",
+            "last_error",
+        ]
+    )
+    announce_access_revoked(locked.pk, locked.device_id, "owner_changed")
+    audit.record(
+        actor,
+        "device.bind",
+        owner,
+        subject=locked.device_id,
+        before=before,
+        after={"owner": owner.user_id},
+    )
+    return locked
 
 
 @transaction.atomic

@@ -5,13 +5,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from codexpanel.errors import ActionError
+
 from . import actions
+from .access import check_device_quota
 from .models import Device, DeviceToken
+
+
+class DeviceOwnerForm(forms.ModelForm):
+    """The one field an operator may change here: whom the device belongs to (ADM-4)."""
+
+    class Meta:
+        model = Device
+        fields = ("owner",)
+
+    def clean_owner(self) -> Any:
+        owner = self.cleaned_data["owner"]
+        if self.instance.pk and owner.pk != self.instance.owner_id:
+            try:
+                check_device_quota(owner, self.instance.device_id)
+            except ActionError as error:
+                raise forms.ValidationError(error.message, code=error.code) from error
+        return owner
 
 
 class DeviceTokenInline(admin.TabularInline):
@@ -44,12 +65,33 @@ class DeviceAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "online", "mode", "platform")
     search_fields = ("name", "device_id", "owner__username", "owner__user_id")
     list_select_related = ("owner",)
-    readonly_fields = [field.name for field in Device._meta.fields]
+    form = DeviceOwnerForm
+    readonly_fields = [field.name for field in Device._meta.fields if field.name != "owner"]
     inlines = [DeviceTokenInline]
     actions = ["disable_devices", "enable_devices", "revoke_tokens"]
 
+    # Operating other people's devices is the operate_any_device scope (IAM-2).
+    def _operates(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.has_perm("accounts.operate_any_device")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._operates(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._operates(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._operates(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # owners remove their devices; operators disable or rebind them
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # devices come from pairing (SET-7)
+
+    def save_model(self, request: HttpRequest, obj: Device, form: Any, change: bool) -> None:
+        if "owner" in form.changed_data:
+            actions.assign_owner(Device.objects.get(pk=obj.pk), obj.owner, request.user)
 
     @admin.action(
         description=_("Disable selected devices (closes their connections)"),
@@ -57,13 +99,13 @@ class DeviceAdmin(admin.ModelAdmin):
     )
     def disable_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset.filter(enabled=True):
-            actions.set_device_enabled(device, False)
+            actions.set_device_enabled(device, False, request.user)
         self.message_user(request, _("Disabled."), messages.SUCCESS)
 
     @admin.action(description=_("Enable selected devices"), permissions=["change"])
     def enable_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset.filter(enabled=False):
-            actions.set_device_enabled(device, True)
+            actions.set_device_enabled(device, True, request.user)
         self.message_user(request, _("Enabled."), messages.SUCCESS)
 
     @admin.action(

@@ -38,6 +38,8 @@ REFUSAL_CLOSE = {
 REVOKE_CLOSE = {
     "device_disabled": Close.DEVICE_DISABLED,
     "device_removed": Close.DEVICE_REMOVED,
+    # An operator moved the device to another account: the agent reconnects as theirs.
+    "owner_changed": Close.SESSIONS_ENDED,
 }
 
 

@@ -313,3 +313,49 @@ def test_the_site_pages_share_the_look_and_pass_the_accessibility_rules(
         assert accessibility_problems(page) == []
     finally:
         context.close()
+
+
+SHOP = """
+import django; django.setup()
+from accounts.models import User
+from wallet import actions
+from wallet.models import CardPlan
+CardPlan.objects.create(code="pro", name="Pro", price=3000, duration_days=30, device_quota=5)
+actions.adjust(User.objects.get(username="ada"), kind="recharge", amount=4550,
+    reason="first payment", idempotency_key="setup")
+"""
+
+
+def test_a_person_buys_a_monthly_card_from_their_balance(chromium, tmp_path, static_root):  # noqa: F811
+    from .browser import accessibility_problems
+    from .live import sqlite_relay
+
+    with sqlite_relay(tmp_path, static_root) as relay:
+        relay.paired_device()
+        relay.python(SHOP)
+        context = phone(chromium, relay.start())
+        page = context.new_page()
+        try:
+            sign_in(page)
+            page.get_by_text("Menu").click()
+            page.get_by_role("link", name="Account").click()
+            page.get_by_role("heading", name="Account").wait_for()
+            page.get_by_test_id("balance").get_by_text("45.50").wait_for()
+            page.get_by_text("1 of 1 computers in use").wait_for()
+            page.locator(".row", has_text="Recharge").get_by_text("first payment").wait_for()
+            assert accessibility_problems(page) == []
+            page.get_by_role("button", name=re.compile("^Buy for")).click()
+            page.get_by_text("Pro is yours.").wait_for()
+            page.get_by_test_id("balance").get_by_text("15.50").wait_for()
+            page.get_by_text("1 of 5 computers in use").wait_for()
+            page.locator(".row", has_text="Card purchase").wait_for()
+            assert page.get_by_role("button", name=re.compile("^Buy for")).is_disabled()
+            screenshot(page, "account")
+        finally:
+            context.close()
+        audit = relay.python(
+            "import django; django.setup()\n"
+            "from django.core.management import call_command\n"
+            "call_command('audit_wallets')"
+        )
+        assert "every balance matches its ledger" in audit

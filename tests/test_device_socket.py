@@ -222,6 +222,22 @@ async def test_disabling_the_device_closes_the_live_socket(paired):
     assert await closed_with(socket) == Close.DEVICE_DISABLED
 
 
+async def test_an_operator_moving_the_device_reconnects_it_as_the_new_owners(
+    paired, ada, make_user
+):
+    from devices.actions import assign_owner
+
+    device, token = paired
+    bob = await db(make_user)("bob")
+    socket, _welcome = await connect_agent(token)
+    await db(assign_owner)(device, bob, ada)
+    assert await closed_with(socket) == Close.SESSIONS_ENDED
+    again, welcome = await connect_agent(token)
+    assert welcome["deviceId"] == device.device_id
+    assert (await db(Device.objects.get)(pk=device.pk)).owner_id == bob.pk
+    await again.disconnect()
+
+
 async def test_disabling_the_owner_closes_the_socket_and_keeps_the_device_out(paired, ada):
     _device, token = paired
     socket, _welcome = await connect_agent(token)

@@ -1,6 +1,7 @@
 // The console's entry point: sign-in state, the one event stream, routing between
 // screens, and the messages every screen can show.
 import { api, authStatus, rememberCsrf } from "./api.js";
+import * as account from "./account.js";
 import * as device from "./device.js";
 import { fill, gettext, h } from "./dom.js";
 import * as home from "./home.js";
@@ -20,6 +21,7 @@ const toasts = document.getElementById("toasts");
 const ROUTES = [
   [new RegExp("^#?/?$"), home.mount],
   [new RegExp("^#/add$"), home.mountAdd],
+  [new RegExp("^#/account$"), account.mount],
   [new RegExp("^#/d/([^/]+)$"), device.mount],
   [new RegExp("^#/d/([^/]+)/s/([^/]+)$"), session.mount],
 ];
