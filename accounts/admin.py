@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from codexpanel.adminkit import ReadOnlyAdminMixin, ScopedAdminMixin
+
 from . import actions, audit
 from .models import AuditRecord, User
 
@@ -28,7 +30,9 @@ class UserCreationFormNoRoles(AdminUserCreationForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
+    # Accounts are disabled, never deleted: their ledger and audit history remain.
+    scope = "manage_users"
     form = UserChangeFormNoRoles
     add_form = UserCreationFormNoRoles
     list_display = ("username", "user_id", "email", "is_active", "last_login", "date_joined")
@@ -71,25 +75,6 @@ class UserAdmin(DjangoUserAdmin):
             user.pk,
             _("Grant a card"),
         )
-
-    # Users are managed with the manage_users scope (IAM-2), not Django's model permissions.
-    def _manages_users(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.has_perm("accounts.manage_users")
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._manages_users(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._manages_users(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return self._manages_users(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._manages_users(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # accounts are disabled, never deleted: their ledger and audit remain
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -145,7 +130,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(admin.ModelAdmin):
+class AuditRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: records are written by the action functions, never by hand."""
 
     list_display = ("created_at", "actor", "action", "target_user", "subject")
@@ -153,12 +138,3 @@ class AuditRecordAdmin(admin.ModelAdmin):
     search_fields = ("actor__username", "target_user__username", "subject")
     list_select_related = ("actor", "target_user")
     readonly_fields = ("created_at", "actor", "action", "target_user", "subject", "before", "after")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from codexpanel.adminkit import ScopedAdminMixin
 from codexpanel.errors import ActionError
 
 from . import actions
@@ -51,7 +52,9 @@ class DeviceTokenInline(admin.TabularInline):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    # Operating other people's devices; owners remove theirs, operators disable or rebind.
+    scope = "operate_any_device"
     list_display = (
         "name",
         "device_id",
@@ -69,22 +72,6 @@ class DeviceAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in Device._meta.fields if field.name != "owner"]
     inlines = [DeviceTokenInline]
     actions = ["disable_devices", "enable_devices", "revoke_tokens"]
-
-    # Operating other people's devices is the operate_any_device scope (IAM-2).
-    def _operates(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.has_perm("accounts.operate_any_device")
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._operates(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._operates(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._operates(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # owners remove their devices; operators disable or rebind them
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # devices come from pairing (SET-7)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
+
+from codexpanel.adminkit import ReadOnlyAdminMixin
 
 from .models import SetupFlow
 
 
 @admin.register(SetupFlow)
-class SetupFlowAdmin(admin.ModelAdmin):
+class SetupFlowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "flow_id",
         "device_name",
@@ -50,12 +49,3 @@ class SetupFlowAdmin(admin.ModelAdmin):
         "completed_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -212,14 +212,18 @@ def grant_card(user: User, plan: CardPlan, actor: User | None) -> Entitlement:
     return entitlement
 
 
-@transaction.atomic
-def renew_card(entitlement: Entitlement, actor: User | None) -> Entitlement:
-    """Extend by the plan's length from the later of now and the card's current end."""
-    card = (
+def _locked_card(entitlement: Entitlement) -> Entitlement:
+    return (
         Entitlement.objects.select_for_update()
         .select_related("plan", "user")
         .get(pk=entitlement.pk)
     )
+
+
+@transaction.atomic
+def renew_card(entitlement: Entitlement, actor: User | None) -> Entitlement:
+    """Extend by the plan's length from the later of now and the card's current end."""
+    card = _locked_card(entitlement)
     if card.revoked_at is not None:
         raise ActionError("card_revoked", _("A revoked card cannot be renewed."), 409)
     before = _card_state(card)
@@ -238,11 +242,7 @@ def renew_card(entitlement: Entitlement, actor: User | None) -> Entitlement:
 
 @transaction.atomic
 def revoke_card(entitlement: Entitlement, actor: User | None) -> Entitlement:
-    card = (
-        Entitlement.objects.select_for_update()
-        .select_related("plan", "user")
-        .get(pk=entitlement.pk)
-    )
+    card = _locked_card(entitlement)
     if card.revoked_at is None:
         before = _card_state(card)
         card.revoked_at = clock.now()

@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from codexpanel.adminkit import ScopedAdminMixin
 from codexpanel.errors import ActionError
 
 from . import actions
@@ -27,29 +28,8 @@ from .models import CardPlan, Entitlement, LedgerEntry, Wallet
 from .quota import device_quota
 
 
-class ScopedAdmin(admin.ModelAdmin):
-    """Every permission of this page comes from one scope (IAM-2)."""
-
-    scope = ""
-    read_only = False
-
-    def _allowed(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.has_perm(f"accounts.{self.scope}")
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._allowed(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return not self.read_only and self._allowed(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return not self.read_only and self._allowed(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # history stays; cards are revoked, plans taken off sale
+class ScopedAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    pass
 
 
 class AdjustmentForm(forms.Form):
