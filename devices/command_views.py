@@ -127,6 +127,9 @@ async def _wait_until_finished(
     await layer.group_add(group, channel)
     deadline = time.monotonic() + seconds
     try:
+        # Read again now that we listen: a result that landed between the caller's read
+        # and the subscription sent its news to nobody, and would cost a whole poll.
+        command = await database_sync_to_async(_command_for)(user, device_id, command.command_id)
         while not command.finished:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -76,6 +76,35 @@ async def test_a_failed_command_carries_the_agents_error(paired, console):
     await socket.disconnect()
 
 
+async def test_a_result_landing_just_before_the_wait_listens_is_answered_at_once(
+    paired, console, monkeypatch
+):
+    from channels.layers import get_channel_layer
+
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    command_id = (await send(console, device, "listSessions")).json()["commandId"]
+    await next_of_type(socket, "server.command")
+    layer = get_channel_layer()
+    subscribe = layer.group_add
+
+    async def result_lands_meanwhile(group, channel):
+        # The result is stored, and its news published, before this waiter listens.
+        await subscribe(group, channel)
+        await db(Command.objects.filter(command_id=command_id).update)(
+            status=Command.Status.DONE, result={"data": []}
+        )
+
+    async def never_told(channel):
+        raise AssertionError("the waiter waited for news that had already gone out")
+
+    monkeypatch.setattr(layer, "group_add", result_lands_meanwhile)
+    monkeypatch.setattr(layer, "receive", never_told)
+    answer = (await console.get(f"{commands_url(device)}/{command_id}?wait=5")).json()
+    assert answer["status"] == "done"
+    await socket.disconnect()
+
+
 async def test_waiting_is_bounded(paired, console):
     device, token = paired
     socket, _welcome = await connect_agent(token)
