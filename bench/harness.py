@@ -105,6 +105,7 @@ class Devices:
         self.loop = asyncio.new_event_loop()
         self.sockets: list[Any] = []
         self.acked = 0
+        self.retries = 0
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -119,7 +120,18 @@ class Devices:
             self.sockets += await asyncio.gather(*(self._connect(token) for token in chunk))
 
     async def _connect(self, token: str) -> Any:
-        socket = await websockets.connect(self.url, max_size=2**20, ping_interval=None)
+        # Like the real agent, a device whose connection attempt fails tries again.
+        for attempt in range(6):
+            try:
+                socket = await websockets.connect(
+                    self.url, max_size=2**20, ping_interval=None, open_timeout=30
+                )
+                break
+            except (OSError, TimeoutError, websockets.InvalidMessage, websockets.InvalidStatus):
+                self.retries += 1
+                await asyncio.sleep(0.5 * (attempt + 1))
+        else:
+            raise RuntimeError("a device could not connect after 6 attempts")
         await socket.send(hello(token))
         welcome = json.loads(await socket.recv())
         if welcome["type"] != "server.welcome":
@@ -290,3 +302,19 @@ def record(section: str, command: str, lines: list[str]) -> None:
 
 def run_command(argv: list[str]) -> str:
     return " ".join(["python", "-m", *argv])
+
+
+# --- a process's footprint ---------------------------------------------------------------
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
