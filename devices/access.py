@@ -62,6 +62,11 @@ def device_quota(user: User) -> int:
     return quota_from_cards(user)
 
 
+def devices_used(user: User) -> int:
+    """The devices counted against the user's quota: the ones bound to them."""
+    return Device.objects.filter(owner=user).count()
+
+
 def check_device_quota(user: User, device_id: str) -> None:
     """Refuse binding device_id to user if it would exceed the user's quota. Re-pairing a
     device the user already owns never counts twice."""

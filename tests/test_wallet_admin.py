@@ -218,6 +218,8 @@ def test_user_state_groups_and_password_resets_are_audited(operator, boss, ada):
         "groups": [support.pk],
     }
     assert operator.post(f"/admin/accounts/user/{ada.pk}/change/", form).status_code == 302
+    adas_phone = admin_client(ada)
+    assert adas_phone.get("/api/iam/auth/status").json()["authenticated"] is True
     reset = operator.post(
         f"/admin/accounts/user/{ada.pk}/password/",
         {"password1": "a new long passphrase 77", "password2": "a new long passphrase 77"},
@@ -225,6 +227,7 @@ def test_user_state_groups_and_password_resets_are_audited(operator, boss, ada):
     assert reset.status_code == 302
     ada.refresh_from_db()
     assert ada.check_password("a new long passphrase 77")
+    assert adas_phone.get("/api/iam/auth/status").json()["authenticated"] is False
     assert [r.action for r in AuditRecord.objects.order_by("id")] == [
         "user.disable",
         "user.enable",

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from accounts.serializers import ErrorSerializer
 from codexpanel import clock
 from codexpanel.errors import ActionError
-from devices.access import visible_devices
+from devices.access import devices_used
 from devices.views import SignedInView
 
 from . import actions
@@ -43,7 +43,7 @@ class WalletView(SignedInView):
             {
                 "balance": wallet.balance if wallet else 0,
                 "deviceQuota": device_quota(user),
-                "devicesUsed": visible_devices(user).filter(owner=user).count(),
+                "devicesUsed": devices_used(user),
                 "cards": CardSerializer(cards.select_related("plan"), many=True).data,
                 "plans": plans_payload(list(CardPlan.objects.filter(purchasable=True))),
             }
