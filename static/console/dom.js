@@ -4,7 +4,7 @@ export function gettext(text) {
   return typeof window.gettext === "function" ? window.gettext(text) : text;
 }
 
-// A translated text's %(name)s placeholders, filled from values.
+// Fills the %(name)s slots of a translated text from values.
 const PLACEHOLDER = new RegExp("%\\((\\w+)\\)s", "g");
 export function fill(text, values) {
   return text.replace(PLACEHOLDER, (_, key) => String(values[key] ?? ""));
