@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from accounts.serializers import ErrorSerializer
 from codexpanel.access import session_required
 from codexpanel.errors import ActionError, error_response
+from codexpanel.query import whole_number
 
 from . import commands
 from .access import Use, authorize_device, operates_any_device
@@ -95,11 +96,9 @@ class EventHistoryView(SignedInView):
     )
     def get(self, request: Request, device_id: str) -> Response:
         device = authorize_device(request.user, device_id, Use.READ)
-        try:
-            after = int(request.query_params.get("after", "0"))
-            limit = min(REPLAY_PAGE, int(request.query_params.get("limit", str(REPLAY_PAGE))))
-        except ValueError as error:
-            raise ActionError("invalid_request", _("after and limit are numbers."), 400) from error
+        after = whole_number(request, "after") or 0
+        requested = whole_number(request, "limit")
+        limit = min(REPLAY_PAGE, REPLAY_PAGE if requested is None else requested)
         scope = StreamScope(
             user_pk=request.user.pk,
             device_pk=device.pk,

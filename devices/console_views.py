@@ -3,14 +3,13 @@ waiting across all devices and the sessions a device's event log holds."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.serializers import ErrorSerializer
-from codexpanel.errors import ActionError
+from codexpanel.query import whole_number
 
 from .access import Use, authorize_device, operates_any_device
 from .attention import THREAD_PAGE, logged_threads, pending_approvals
@@ -35,17 +34,6 @@ class LoggedThreadListSerializer(serializers.Serializer):
     before = serializers.IntegerField(allow_null=True)
 
 
-def _number(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError as error:
-        message = _("%(name)s must be a whole number.") % {"name": name}
-        raise ActionError("invalid_request", message, 400) from error
-
-
 class AttentionView(SignedInView):
     @extend_schema(
         responses={200: AttentionSerializer, **ERRORS},
@@ -66,12 +54,12 @@ class LoggedThreadListView(SignedInView):
     )
     def get(self, request: Request, device_id: str) -> Response:
         device = authorize_device(request.user, device_id, Use.READ)
-        limit = min(THREAD_PAGE * 4, max(1, _number(request, "limit") or THREAD_PAGE))
+        limit = min(THREAD_PAGE * 4, max(1, whole_number(request, "limit") or THREAD_PAGE))
         threads, before = logged_threads(
             device,
             request.user,
             operates_any_device(request.user),
-            _number(request, "before"),
+            whole_number(request, "before"),
             limit,
         )
         return Response({"threads": threads, "before": before})

@@ -236,3 +236,12 @@ def test_the_card_api_refuses_clearly_and_changes_nothing(person, ada, plan):
 def test_signed_out_visitors_have_no_wallet(client):
     assert client.get("/api/wallet").status_code in (401, 403)
     assert client.post("/api/wallet/cards", {}).status_code in (401, 403)
+
+
+def test_a_bad_ledger_position_is_refused_clearly(person):
+    answer = person.client.get("/api/wallet/ledger?before=yesterday")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {
+        "code": "invalid_request",
+        "message": "before must be a whole number.",
+    }

@@ -3,14 +3,13 @@ buying a card from the balance. Thin views over wallet.actions and wallet.quota.
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.serializers import ErrorSerializer
 from codexpanel import clock
-from codexpanel.errors import ActionError
+from codexpanel.query import whole_number
 from devices.access import devices_used
 from devices.views import SignedInView
 
@@ -57,11 +56,8 @@ class LedgerView(SignedInView):
         summary="My ledger, newest first",
     )
     def get(self, request: Request) -> Response:
-        try:
-            before = int(request.query_params.get("before") or 0)
-            limit = min(LEDGER_PAGE, max(1, int(request.query_params.get("limit") or LEDGER_PAGE)))
-        except ValueError as error:
-            raise ActionError("invalid_request", _("before and limit are numbers."), 400) from error
+        before = whole_number(request, "before")
+        limit = min(LEDGER_PAGE, max(1, whole_number(request, "limit") or LEDGER_PAGE))
         entries = LedgerEntry.objects.filter(wallet__user=request.user)
         if before:
             entries = entries.filter(id__lt=before)
