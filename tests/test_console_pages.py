@@ -77,3 +77,19 @@ def test_the_project_page_speaks_chinese(client):
     page = client.get("/project.html", HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
     assert '<html lang="zh-hans">' in page
     assert "How pairing works" not in page
+
+
+def test_the_offline_copy_is_replaced_when_a_shell_file_changes(tmp_path, monkeypatch):
+    from codexpanel import console
+
+    script = tmp_path / "app.js"
+    monkeypatch.setattr(console.finders, "find", lambda name: str(script))
+    script.write_text("first release")
+    console.shell_version.cache_clear()
+    first = console.shell_version()
+    script.write_text("second release")
+    console.shell_version.cache_clear()
+    try:
+        assert console.shell_version() != first
+    finally:
+        console.shell_version.cache_clear()
