@@ -110,11 +110,18 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.b
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# redis-py 8 gives up on a read after 5 s unless told otherwise, while the channel layer's
+# blocking pop waits up to 5 s for a message: every quiet socket and stream would fail on a
+# timeout within seconds. Reads wait longer than the pop, and a dead server is still noticed.
+REDIS_SOCKET_TIMEOUT = 15
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "codexpanel"},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}],
+                "prefix": "codexpanel",
+            },
         }
     }
     CACHES = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -155,3 +156,41 @@ def test_every_middleware_can_run_async_so_long_polls_hold_no_thread():
         if not getattr(import_string(path), "async_capable", False)
     ]
     assert sync_only == []
+
+
+@pytest.mark.service
+def test_the_redis_channel_layer_survives_a_quiet_spell_longer_than_a_read_timeout():
+    """redis-py 8 times reads out after 5 s by default; a channel that stays quiet longer
+    than that must still deliver, not fail on the blocking pop's read."""
+    require(port_open("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
+    from channels_redis.core import RedisChannelLayer
+
+    layer = (
+        get_channel_layer()
+        if settings.REDIS_URL
+        else RedisChannelLayer(
+            hosts=[
+                {
+                    "address": "redis://127.0.0.1:6379/1",
+                    "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
+                }
+            ],
+            prefix="codexpanel-test",
+        )
+    )
+    quiet = RedisChannelLayer.brpop_timeout + 2
+
+    async def wait_then_receive() -> dict:
+        channel = await layer.new_channel()
+
+        async def send_later() -> None:
+            await asyncio.sleep(quiet)
+            await layer.send(channel, {"type": "probe", "n": 2})
+
+        sender = asyncio.create_task(send_later())
+        message = await layer.receive(channel)
+        await sender
+        await layer.flush()
+        return message
+
+    assert async_to_sync(wait_then_receive)() == {"type": "probe", "n": 2}
