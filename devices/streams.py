@@ -6,6 +6,10 @@ channel layer holds it until the replay is sent, and anything at or below the la
 sent is skipped. A live event more than one past that position means the channel layer
 dropped something (it does, silently, when a channel is full): the stream reads the gap
 from the log before going on. Either way, no event is lost or sent twice.
+
+The channel layer can also lose a stream's groups outright (a restarted Redis comes back
+empty), and then nothing live arrives at all. So at every keep-alive the stream joins its
+groups again and sends whatever the log holds past its position.
 """
 
 from __future__ import annotations
@@ -130,6 +134,9 @@ class EventStreamConsumer(AsyncHttpConsumer):
         self.groups_joined = groups
 
         self.sent_bytes = 0
+        # The keep-alive's resync and channel-layer messages both send from the log; one at
+        # a time, so neither sends what the other just did.
+        self.sending = asyncio.Lock()
         await self.send_headers(
             headers=[
                 (b"Content-Type", b"text/event-stream; charset=utf-8"),
@@ -181,6 +188,18 @@ class EventStreamConsumer(AsyncHttpConsumer):
         while not self.finished:
             await asyncio.sleep(settings.CODEXPANEL_STREAM_KEEPALIVE_SECONDS)
             await self._write(": keep-alive\n\n")
+            try:
+                await self._resync()
+            except StopConsumer:
+                return  # the stream ended; the server reports the finished response
+            except Exception:
+                log.warning("event stream resync failed; retrying next keep-alive", exc_info=True)
+
+    async def _resync(self) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        async with self.sending:
+            await self._catch_up(until=None)
 
     async def _end(self) -> None:
         if self.finished:
@@ -193,15 +212,16 @@ class EventStreamConsumer(AsyncHttpConsumer):
     # --- channel-layer messages -----------------------------------------------------------
 
     async def stream_events(self, message: dict[str, Any]) -> None:
-        for event in message["events"]:
-            position = self.stream.position(event)
-            if position <= self.position:
-                continue  # already sent by the replay
-            if position > self.position + 1:
-                await self._catch_up(until=position - 1)
-            # Past the gap (or over events pruned from the log meanwhile) either way.
-            if position > self.position:
-                await self._send_event(event)
+        async with self.sending:
+            for event in message["events"]:
+                position = self.stream.position(event)
+                if position <= self.position:
+                    continue  # already sent by the replay or a resync
+                if position > self.position + 1:
+                    await self._catch_up(until=position - 1)
+                # Past the gap (or over events pruned from the log meanwhile) either way.
+                if position > self.position:
+                    await self._send_event(event)
 
     async def user_sessions_ended(self, message: dict[str, Any]) -> None:
         await self._end()

@@ -4,11 +4,14 @@ channel layer leaves."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from channels.layers import get_channel_layer
 from django.test import Client, override_settings
 
 from devices.eventlog import live_messages, record_agent_events
-from devices.groups import publish
+from devices.groups import publish, user_events_group
 
 from .realtime import Stream, connect_agent, db, events, make_device, next_of_type
 
@@ -125,6 +128,25 @@ async def test_a_message_the_channel_layer_dropped_is_read_from_the_log(paired, 
     await record(device, 3, 1)
     positions = [(await stream.next_event())[0] for _ in range(3)]
     assert positions == [1, 2, 3]
+    await stream.close()
+
+
+@override_settings(CODEXPANEL_STREAM_KEEPALIVE_SECONDS=1)
+async def test_a_stream_whose_groups_the_channel_layer_lost_catches_up_and_rejoins(paired, ada):
+    device, _token = paired
+    stream = Stream(await db(session_of)(ada))
+    await opened(stream)
+    layer = get_channel_layer()
+    await layer.flush()  # as a restarted Redis: no groups, nothing queued
+    await record(device, 1, 2)  # announced to nobody
+    # Keep-alives arrive every second, so each wait is bounded as a whole.
+    positions = [(await asyncio.wait_for(stream.next_event(), 10))[0] for _ in range(2)]
+    assert positions == [1, 2]
+    assert layer.groups.get(user_events_group(ada.pk))
+    await record(device, 3, 1)
+    assert (await asyncio.wait_for(stream.next_event(), 10))[0] == 3
+    with pytest.raises(TimeoutError):  # keep-alives and resyncs, but nothing sent twice
+        await asyncio.wait_for(stream.next_event(), timeout=2.5)
     await stream.close()
 
 
