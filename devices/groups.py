@@ -3,15 +3,23 @@
 A state change is committed first and announced after: the async socket code awaits
 `publish` once its database work has returned, and sync code (views, actions, admin)
 calls `publish_after_commit`, so no listener ever hears of a row that rolled back.
+
+A message is only a nudge: every listener also finds what it needs in the database (a
+device socket picks commands up at each heartbeat, a stream resyncs from the log at each
+keep-alive, a waiting caller reads again each second). So when the channel layer is down,
+the change stands and the caller is told it succeeded; the failure is logged, not raised.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+log = logging.getLogger(__name__)
 
 Message = tuple[str, dict[str, Any]]
 
@@ -42,7 +50,10 @@ def command_group(command_id: str) -> str:
 async def publish(messages: list[Message]) -> None:
     layer = get_channel_layer()
     for group, message in messages:
-        await layer.group_send(group, message)
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            log.warning("could not announce %s to %s", message.get("type"), group, exc_info=True)
 
 
 def publish_now(messages: list[Message]) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
+from channels.layers import get_channel_layer
 from django.contrib.auth.models import Group, Permission
 from django.test import AsyncClient, override_settings
 
+from agent import protocol
 from devices.commands import expire_commands
 from devices.groups import publish
 from devices.models import Command, Event
@@ -122,6 +124,25 @@ async def test_a_command_for_an_offline_device_fails_at_once(paired, console):
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "device_offline"
     assert await db(Command.objects.count)() == 0
+
+
+async def test_a_command_accepted_while_the_channel_layer_is_down_still_reaches_the_device(
+    paired, console, monkeypatch
+):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+
+    async def unreachable(group, message):
+        raise ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", unreachable)
+    issued = await send(console, device, "listSessions")
+    assert issued.status_code == 202, issued.json()
+    # No nudge arrived; the next heartbeat finds the command in the database.
+    await socket.send_json_to({"type": protocol.HEARTBEAT, "state": {}})
+    delivered = await next_of_type(socket, "server.command")
+    assert delivered["commandId"] == issued.json()["commandId"]
+    await socket.disconnect()
 
 
 async def test_a_queued_turn_waits_for_the_device_and_runs_when_it_returns(paired, console):
