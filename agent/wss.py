@@ -1,10 +1,10 @@
 """DeviceWssClient (SPEC AGT-5, DEV-2): the agent's one outbound socket to the relay.
 
 A session is: connect, hello, welcome, re-send whatever the relay has not acknowledged,
-then a loop that sends new events (batched in short windows), command results and
-heartbeats, while a reader thread hands incoming frames over. A lost session is retried
-with exponential backoff and jitter; close codes that no retry can fix (a revoked token, a
-disabled device) wait the longest and are reported.
+then a loop that sends new events (one frame in flight, so bursts batch themselves),
+command results and heartbeats, while a reader thread hands incoming frames over. A lost
+session is retried with exponential backoff and jitter; close codes that no retry can fix
+(a revoked token, a disabled device) wait the longest and are reported.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-BATCH_WINDOW = 0.05  # seconds: events within one window travel in one frame
+BATCH_WINDOW = 0.05  # seconds the loop waits when nothing wakes it
 BATCH_BYTES = 512 * 1024
 BACKOFF_START, BACKOFF_MAX, BACKOFF_FATAL = 1.0, 60.0, 300.0
 
@@ -169,7 +169,7 @@ class DeviceWssClient:
         # noticed; sends are bounded by the same timeout.
         ws.settimeout(self.interval * protocol.STALE_AFTER_INTERVALS)
         self.outbox.reconcile(message["lastAckedSeq"])
-        self.sent_upto = message["lastAckedSeq"]
+        self.sent_upto = self.acked_upto = message["lastAckedSeq"]
         self.status.update(state="connected", connectedAt=time.time(), lastHeartbeatAt=time.time())
         self.status["lastHeartbeatError"] = None
         self.on_welcome(message)
@@ -230,32 +230,37 @@ class DeviceWssClient:
         kind = message["type"]
         if kind == protocol.EVENT_ACK:
             self.outbox.acknowledge(message["seq"])
+            self.acked_upto = max(self.acked_upto, message["seq"])
         elif kind == protocol.COMMAND:
             self.on_command(message)
         elif kind == protocol.ERROR and message.get("code") == "seq_gap":
             expected = message.get("expectedSeq")
             if isinstance(expected, int) and expected >= 1:
                 self.outbox.renumber_from(expected)
-                self.sent_upto = expected - 1
+                self.sent_upto = self.acked_upto = expected - 1
         elif kind == protocol.ERROR:
             log.warning("relay reported %s: %s", message.get("code"), message.get("message"))
 
     def _send_events(self, ws: websocket.WebSocket) -> None:
-        while True:
-            pending = self.outbox.pending(after=self.sent_upto, limit=protocol.MAX_EVENTS_PER_FRAME)
-            if not pending:
-                return
-            # A frame carries events up to BATCH_BYTES (at least one), so a burst of large
-            # events never makes a message the relay must refuse.
-            batch, size = [], 0
-            for event in pending:
-                weight = len(protocol.encode(event))
-                if batch and size + weight > BATCH_BYTES:
-                    break
-                batch.append(event)
-                size += weight
-            self._send(ws, {"type": protocol.AGENT_EVENT, "events": batch})
-            self.sent_upto = batch[-1]["seq"]
+        # One frame in flight: while the relay stores it, new events gather for the next
+        # frame, so a burst costs the relay a few writes instead of one per event, and the
+        # first event of a quiet spell still leaves at once.
+        if self.sent_upto > self.acked_upto:
+            return
+        pending = self.outbox.pending(after=self.sent_upto, limit=protocol.MAX_EVENTS_PER_FRAME)
+        if not pending:
+            return
+        # A frame carries events up to BATCH_BYTES (at least one), so a burst of large
+        # events never makes a message the relay must refuse.
+        batch, size = [], 0
+        for event in pending:
+            weight = len(protocol.encode(event))
+            if batch and size + weight > BATCH_BYTES:
+                break
+            batch.append(event)
+            size += weight
+        self._send(ws, {"type": protocol.AGENT_EVENT, "events": batch})
+        self.sent_upto = batch[-1]["seq"]
 
     def _send(self, ws: websocket.WebSocket, message: dict[str, Any]) -> None:
         text = protocol.encode(message)

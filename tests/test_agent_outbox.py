@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from agent import protocol
 from agent.outbox import Outbox
+from agent.wss import DeviceWssClient
 
 
 @pytest.fixture
@@ -92,3 +94,37 @@ def test_a_large_frame_splits_into_chunks_that_reassemble_exactly():
     results = [joiner.add(protocol.parse_frame(f, {protocol.CHUNK})) for f in frames]
     assert results[:-1] == [None] * (len(frames) - 1)
     assert results[-1] == text
+
+
+class RecordingSocket:
+    def __init__(self) -> None:
+        self.frames: list[dict] = []
+
+    def send(self, text: str) -> None:
+        self.frames.append(json.loads(text))
+
+
+def test_events_gather_while_a_frame_awaits_its_acknowledgement(outbox):
+    client = DeviceWssClient(
+        "ws://relay.invalid/device-wss",
+        "cpd_token",
+        outbox,
+        on_command=lambda message: None,
+        hello_info=dict,
+        heartbeat_state=dict,
+    )
+    client.sent_upto = client.acked_upto = 0
+    socket = RecordingSocket()
+    outbox.append(event(1))
+    client._send_events(socket)
+    for n in range(2, 6):
+        outbox.append(event(n))
+        client._send_events(socket)
+    assert [[e["seq"] for e in frame["events"]] for frame in socket.frames] == [[1]]
+    client._handle(protocol.encode({"type": protocol.EVENT_ACK, "seq": 1}))
+    client._send_events(socket)
+    client._send_events(socket)
+    assert [[e["seq"] for e in frame["events"]] for frame in socket.frames] == [
+        [1],
+        [2, 3, 4, 5],
+    ]
