@@ -6,16 +6,22 @@ through api_exception_handler; plain Django views call error_response directly.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE_RETRY_SECONDS = 5
 
 
 class ActionError(Exception):
@@ -121,6 +127,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, Ratelimited):
         return Response(
             error_body("rate_limited", _("Too many attempts. Try again later.")), status=429
+        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is restarting or out of reach: nothing was changed, and the same
+        # request will work again shortly.
+        log.warning("database unavailable: %s", exc)
+        return Response(
+            error_body("unavailable", _("The relay cannot reach its database. Try again shortly.")),
+            status=503,
+            headers=_retry_headers(UNAVAILABLE_RETRY_SECONDS),
         )
     if isinstance(exc, Http404):
         exc = drf.NotFound()

@@ -119,3 +119,18 @@ def test_a_chinese_lockout_message_keeps_its_retry_after(post, make_user):
         "message": "尝试次数过多，请稍后再试。",
     }
     assert locked.headers["Retry-After"] == "900"
+
+
+def test_a_database_out_of_reach_is_a_clear_503_to_retry(client: Client, make_user, monkeypatch):
+    from django.db import OperationalError
+
+    client.force_login(make_user("ada"))
+
+    def restarting(user):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr("devices.views.visible_devices", restarting)
+    response = client.get("/api/devices")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "unavailable"
