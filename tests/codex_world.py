@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.host import HostRuntime, RuntimeSettings
 from agent.protocol import device_wss_url
@@ -43,6 +44,18 @@ class World:
     fake: FakeResponses
 
 
+def history(browser: Browser, device: str) -> list[dict[str, Any]]:
+    """The device's whole event log, page by page."""
+    events: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = browser.call("GET", f"/api/devices/{device}/events?after={after}")
+        events += page["events"]
+        if not page["events"]:
+            return events
+        after = page["position"]
+
+
 def wait_online(browser: Browser, device_id: str, online: bool = True) -> None:
     deadline = time.monotonic() + 30
     while browser.call("GET", f"/api/devices/{device_id}")["online"] != online:
@@ -51,19 +64,28 @@ def wait_online(browser: Browser, device_id: str, online: bool = True) -> None:
 
 
 @contextmanager
-def codex_world(tmp_path: Path, relay_env: dict[str, str] | None = None) -> Iterator[World]:
+def codex_world(
+    tmp_path: Path,
+    relay_env: dict[str, str] | None = None,
+    *,
+    deployment: AbstractContextManager[Relay] | None = None,
+    route: Callable[[str], str] = lambda host: host,
+) -> Iterator[World]:
+    """deployment: the relay to use instead of a fresh SQLite one; route: the address the
+    agent dials for a relay host (a link the test can cut, say)."""
     codex = codex_path()
-    with FakeResponses() as fake, sqlite_relay(tmp_path, relay_env) as relay:
+    with FakeResponses() as fake, deployment or sqlite_relay(tmp_path, relay_env) as relay:
         paired = relay.paired_device()
         host = relay.start()
+        agent_host = route(host)
         home = tmp_path / "codex-home"
         write_codex_home(home, fake.base_url)
         workspace = tmp_path / "workspace"
         workspace.mkdir()
         runtime = HostRuntime(
             RuntimeSettings(
-                relay_url=f"http://{host}",
-                device_wss_url=device_wss_url(f"http://{host}"),
+                relay_url=f"http://{agent_host}",
+                device_wss_url=device_wss_url(f"http://{agent_host}"),
                 device_token=paired["token"],
                 workspace=str(workspace),
                 codex_path=codex,

@@ -48,7 +48,8 @@ class Relay:
     """A relay deployment: one database, one channel layer, any number of Daphne
     processes."""
 
-    def __init__(self, database_url: str, redis_url: str = "") -> None:
+    def __init__(self, database_url: str, redis_url: str = "", log_dir: Path | None = None) -> None:
+        self.log_dir = log_dir
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "DJANGO_SETTINGS_MODULE": "codexpanel.settings",
@@ -104,14 +105,18 @@ class Relay:
         daphne = shutil.which("daphne", path=str(Path(sys.executable).parent))
         require(daphne is not None, "daphne in the virtualenv")
         port = port or free_port()
+        # The relay's own warnings are kept where asked, so a failing test can show them.
+        log = open(self.log_dir / f"relay-{port}.log", "a") if self.log_dir else None  # noqa: SIM115
         process = subprocess.Popen(
             [daphne, "-b", "127.0.0.1", "-p", str(port), "codexpanel.asgi:application"],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log or subprocess.DEVNULL,
             text=True,
         )
+        if log is not None:
+            log.close()
         self.processes.append(process)
         deadline = time.monotonic() + 60
         while not port_open("127.0.0.1", port):
@@ -202,7 +207,7 @@ class EventSource:
     def _read(self) -> None:
         fields: dict[str, str] = {}
         try:
-            for raw in self.response.fp:
+            for raw in iter(self.response.readline, b""):
                 line = raw.decode().rstrip("\n")
                 if not line:
                     if "data" in fields:

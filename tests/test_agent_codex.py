@@ -8,11 +8,10 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .codex_world import World, codex_world
+from .codex_world import World, codex_world, history
 from .console_scenarios import (
     file_change_approval,
     of_type,
@@ -98,17 +97,6 @@ def test_a_relay_restart_mid_turn_loses_and_repeats_nothing(world):
         if e["eventType"] == "item/agentMessage/delta" and e["threadId"] == thread_id
     )
     assert text == "".join(f"chunk {n} " for n in range(60))
-
-
-def history(browser: Browser, device: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        page = browser.call("GET", f"/api/devices/{device}/events?after={after}")
-        events += page["events"]
-        if not page["events"]:
-            return events
-        after = page["position"]
 
 
 def test_plan_mode_reaches_codex_as_the_turns_collaboration_mode(world):
