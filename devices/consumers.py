@@ -50,6 +50,7 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
         self.device_pk = None
         self.owner_pk: int | None = None
         self.token_pk: int | None = None
+        self.recorded_control: dict[str, Any] | None = None
         self.in_flight: set[str] = set()
         self.chunks = protocol.Reassembler()
         self.closing = False
@@ -186,9 +187,10 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
 
     async def _heartbeat(self, message: dict[str, Any]) -> None:
         self.last_heartbeat = time.monotonic()
+        state = message.get("state")
         try:
             messages = await database_sync_to_async(presence.heartbeat)(
-                self.device_pk, self.token_pk, self.channel_name, message.get("state")
+                self.device_pk, self.token_pk, self.channel_name, state, self.recorded_control
             )
         except presence.Replaced:
             await self._close(Close.REPLACED, reason="replaced")
@@ -196,6 +198,9 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
         except presence.AccessEnded as ended:
             await self._end_access(ended.reason)
             return
+        control = (state or {}).get("controlState")
+        if isinstance(control, dict):
+            self.recorded_control = control
         await publish(messages)
         await self._deliver(redeliver=False)
 

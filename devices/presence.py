@@ -111,13 +111,39 @@ class Replaced(Exception):
     """Another socket holds the device now."""
 
 
-@transaction.atomic
 def heartbeat(
-    device_pk: int, token_pk: int, channel: str, state: dict[str, Any] | None
+    device_pk: int,
+    token_pk: int,
+    channel: str,
+    state: dict[str, Any] | None,
+    recorded_control: dict[str, Any] | None = None,
 ) -> list[Message]:
     """Record a heartbeat from the socket holding the device, and the control state it
     reports (SPEC §6) when that changed. Raises Replaced or AccessEnded when the socket
-    should close."""
+    should close. `recorded_control` is the control state this socket last recorded."""
+    control = (state or {}).get("controlState")
+    if not isinstance(control, dict) or control == recorded_control:
+        # Most beats report nothing new: one conditional update re-checks the socket's hold,
+        # the token, the device and the owner, and records the beat. Only when it matches
+        # nothing does the locked path find out why.
+        now = clock.now()
+        beat = Device.objects.filter(
+            pk=device_pk,
+            connection=channel,
+            enabled=True,
+            owner__is_active=True,
+            tokens__pk=token_pk,
+            tokens__revoked_at__isnull=True,
+        ).update(last_heartbeat_at=now, last_seen_at=now, online=True)
+        if beat:
+            return []
+    return _locked_heartbeat(device_pk, token_pk, channel, control)
+
+
+@transaction.atomic
+def _locked_heartbeat(
+    device_pk: int, token_pk: int, channel: str, control: dict[str, Any] | None
+) -> list[Message]:
     now = clock.now()
     # Lock, then write: an update followed by a lock of the same row can deadlock on
     # PostgreSQL with a concurrent insert that references the device.
@@ -131,7 +157,6 @@ def heartbeat(
     device.last_seen_at = now
     device.online = True
     fields = ["last_heartbeat_at", "last_seen_at", "online"]
-    control = (state or {}).get("controlState")
     changed = isinstance(control, dict) and device.control_state != control
     if changed:
         device.control_state = control

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from accounts.models import User
 from agent import protocol
 from agent.protocol import Close
 from devices import presence
@@ -168,6 +169,14 @@ async def test_heartbeats_keep_the_device_online_and_report_its_control_state(pa
     assert stored.control_state == state["controlState"]
     kinds = await db(lambda: list(Event.objects.values_list("event_type", flat=True)))()
     assert kinds.count("device.controlState") == 1
+    changed = {"controlState": {"workMode": "default", "permissionPreset": "full"}}
+    await socket.send_json_to({"type": "device.heartbeat", "state": changed})
+    await socket.send_json_to(events(2, 1))
+    await next_of_type(socket, "event.ack")
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert stored.control_state == changed["controlState"]
+    kinds = await db(lambda: list(Event.objects.values_list("event_type", flat=True)))()
+    assert kinds.count("device.controlState") == 2
     await socket.disconnect()
 
 
@@ -341,18 +350,39 @@ async def test_chunks_that_disagree_or_claim_too_many_parts_are_refused(paired):
     await socket.disconnect()
 
 
-async def test_a_revocation_whose_message_was_lost_ends_the_socket_at_the_next_heartbeat(
-    paired,
+def _revoke_token(device) -> None:
+    DeviceToken.objects.filter(device=device).update(
+        revoked_at=device.created_at, revoked_reason="revoked"
+    )
+
+
+def _disable_device(device) -> None:
+    Device.objects.filter(pk=device.pk).update(enabled=False)
+
+
+def _disable_owner(device) -> None:
+    User.objects.filter(pk=device.owner_id).update(is_active=False)
+
+
+@pytest.mark.parametrize(
+    "end, code, close",
+    [
+        (_revoke_token, "token_revoked", Close.TOKEN_REVOKED),
+        (_disable_device, "device_disabled", Close.DEVICE_DISABLED),
+        (_disable_owner, "owner_disabled", Close.OWNER_DISABLED),
+    ],
+)
+async def test_access_ended_behind_the_layers_back_ends_the_socket_at_the_next_heartbeat(
+    paired, end, code, close
 ):
     device, token = paired
     socket, _welcome = await connect_agent(token)
-    # Revoked behind the channel layer's back, as if its message had been dropped.
-    await db(DeviceToken.objects.filter(device=device).update)(
-        revoked_at=device.created_at, revoked_reason="revoked"
-    )
     await socket.send_json_to({"type": "device.heartbeat"})
-    assert (await socket.receive_json_from())["code"] == "token_revoked"
-    assert await closed_with(socket) == Close.TOKEN_REVOKED
+    # Ended with no message on the channel layer, as if that message had been dropped.
+    await db(end)(device)
+    await socket.send_json_to({"type": "device.heartbeat"})
+    assert (await next_of_type(socket, "error"))["code"] == code
+    assert await closed_with(socket) == close
 
 
 async def test_a_socket_that_no_longer_holds_its_device_closes_at_its_next_heartbeat(paired):
