@@ -63,6 +63,26 @@ def wait_online(browser: Browser, device_id: str, online: bool = True) -> None:
         time.sleep(0.2)
 
 
+def agent_runtime(
+    host: str, token: str, workspace: Path, state_root: Path, codex_home: Path
+) -> HostRuntime:
+    """The real agent's host runtime for a paired device, on the pinned Codex CLI with a
+    CODEX_HOME that points at the fake model."""
+    return HostRuntime(
+        RuntimeSettings(
+            relay_url=f"http://{host}",
+            device_wss_url=device_wss_url(f"http://{host}"),
+            device_token=token,
+            workspace=str(workspace),
+            codex_path=codex_path(),
+            state_dir=state_root / "agent-state",
+            codex_env={"CODEX_HOME": str(codex_home)},
+            codex_args=["--strict-config"],
+            log_dir=state_root / "logs",
+        )
+    )
+
+
 @contextmanager
 def codex_world(
     tmp_path: Path,
@@ -73,7 +93,7 @@ def codex_world(
 ) -> Iterator[World]:
     """deployment: the relay to use instead of a fresh SQLite one; route: the address the
     agent dials for a relay host (a link the test can cut, say)."""
-    codex = codex_path()
+    codex_path()  # skips (or, in CI, fails) at once when the CLI is missing
     with FakeResponses() as fake, deployment or sqlite_relay(tmp_path, relay_env) as relay:
         paired = relay.paired_device()
         host = relay.start()
@@ -82,19 +102,7 @@ def codex_world(
         write_codex_home(home, fake.base_url)
         workspace = tmp_path / "workspace"
         workspace.mkdir()
-        runtime = HostRuntime(
-            RuntimeSettings(
-                relay_url=f"http://{agent_host}",
-                device_wss_url=device_wss_url(f"http://{agent_host}"),
-                device_token=paired["token"],
-                workspace=str(workspace),
-                codex_path=codex,
-                state_dir=tmp_path / "agent-state",
-                codex_env={"CODEX_HOME": str(home)},
-                codex_args=["--strict-config"],
-                log_dir=tmp_path / "logs",
-            )
-        )
+        runtime = agent_runtime(agent_host, paired["token"], workspace, tmp_path, home)
         runtime.start()
         try:
             browser = Browser(host)

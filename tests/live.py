@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.cookiejar import CookieJar
 from pathlib import Path
@@ -192,6 +192,28 @@ class Browser:
         return EventSource(self.host, self.cookie("codexpanel_session"), last_event_id)
 
 
+def sse_records(
+    response: http.client.HTTPResponse, before_line: Callable[[], object] = lambda: None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(id, event) for each record of an /events response, until the stream ends. It reads
+    through the response, which decodes the chunked body and sees its end, not the raw
+    socket; before_line runs before each line is read (a test pausing the reader)."""
+    fields: dict[str, str] = {}
+    while True:
+        before_line()
+        raw = response.readline()
+        if not raw:
+            return
+        line = raw.decode().rstrip("\n")
+        if not line:
+            if "data" in fields:
+                yield int(fields["id"]), json.loads(fields["data"])
+            fields = {}
+        elif ": " in line and not line.startswith(":"):
+            key, value = line.split(": ", 1)
+            fields[key] = value
+
+
 class EventSource:
     def __init__(self, host: str, session: str, last_event_id: int | None) -> None:
         self.events: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
@@ -205,18 +227,11 @@ class EventSource:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        fields: dict[str, str] = {}
         try:
-            for raw in iter(self.response.readline, b""):
-                line = raw.decode().rstrip("\n")
-                if not line:
-                    if "data" in fields:
-                        self.events.put((int(fields["id"]), json.loads(fields["data"])))
-                    fields = {}
-                elif ": " in line and not line.startswith(":"):
-                    key, value = line.split(": ", 1)
-                    fields[key] = value
-        except (OSError, ValueError):
+            for record in sse_records(self.response):
+                self.events.put(record)
+        except (OSError, ValueError, AttributeError):
+            # close() from another thread pulls the socket from under the read: the end.
             return
 
     def agent_events(self, count: int) -> list[tuple[int, dict[str, Any]]]:

@@ -26,7 +26,7 @@ import pytest
 
 from .codex_world import World, codex_world, history
 from .console_scenarios import turn_done
-from .live import Browser, Relay
+from .live import Browser, Relay, sse_records
 from .services import Link, PrivatePostgres, PrivateRedis
 
 SLOW_TEXT = "".join(f"chunk {n} " for n in range(60))
@@ -113,18 +113,8 @@ class Follower:
             if response.status != 200:
                 return
             self.connections += 1
-            fields: dict[str, str] = {}
-            # readline, not the raw socket: it decodes the chunked body and sees its end.
-            for raw in iter(response.readline, b""):
-                self.reading.wait()
-                line = raw.decode().rstrip("\n")
-                if not line:
-                    if "data" in fields:
-                        self.seen.append((int(fields["id"]), json.loads(fields["data"])))
-                    fields = {}
-                elif ": " in line and not line.startswith(":"):
-                    key, value = line.split(": ", 1)
-                    fields[key] = value
+            for record in sse_records(response, before_line=self.reading.wait):
+                self.seen.append(record)
                 if self.stopped.is_set():
                     return
         finally:
