@@ -1,0 +1,153 @@
+"""A real turn's overhead (SPEC §9, issue benchmark 5): the same turns on the real
+`codex app-server` against the local fake model, driven directly over stdio, then from a
+browser through the relay (PostgreSQL + Redis) and the agent. A turn is timed from the
+request leaving the caller to `turn/completed` reaching it: for the browser, the `POST` of
+startTurn to the event arriving on its `/events` stream."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from agent import control
+from agent.appserver import AppServer
+from bench.harness import Browser, deployment, record, run_command, summary_ms
+from tests.codex_world import agent_runtime, codex_path, wait_online
+from tests.fakes.responses_server import FakeResponses, write_codex_home
+from tests.live import Browser as PlainBrowser
+from tests.live import EventSource
+
+DIRECT_TIMEOUT = 60
+
+
+def direct(home: Path, workspace: Path, turns: int, warmup: int) -> list[float]:
+    completed = threading.Event()
+
+    def notified(method: str, params: dict[str, Any]) -> None:
+        if method == "turn/completed":
+            completed.set()
+
+    server = AppServer(
+        codex_path(),
+        cwd=workspace,
+        env={"CODEX_HOME": str(home)},
+        extra_args=["--strict-config"],
+        on_notification=notified,
+    )
+    server.start()
+    try:
+        state = dict(control.DEFAULT)
+        thread = server.request(
+            "thread/start", {"cwd": str(workspace), **control.thread_params(state)}
+        )
+        thread_id = thread["thread"]["id"]
+        samples = []
+        for number in range(warmup + turns):
+            completed.clear()
+            started = time.perf_counter()
+            server.request(
+                "turn/start",
+                {
+                    "threadId": thread_id,
+                    "input": [{"type": "text", "text": "say hi"}],
+                    **control.turn_params(state, str(workspace), None),
+                },
+            )
+            if not completed.wait(DIRECT_TIMEOUT):
+                raise RuntimeError("the turn did not complete")
+            if number >= warmup:
+                samples.append(time.perf_counter() - started)
+        return samples
+    finally:
+        server.stop()
+
+
+def relayed(home: Path, workspace: Path, turns: int, warmup: int) -> list[float]:
+    with tempfile.TemporaryDirectory() as tmp, deployment("postgres", Path(tmp)) as (relay, hosts):
+        paired = relay.paired_device()
+        host, device = hosts[0], paired["deviceId"]
+        runtime = agent_runtime(host, paired["token"], workspace, Path(tmp), home)
+        runtime.start()
+        try:
+            browser = Browser(host)
+            wait_online(PlainBrowser(host), device)
+            stream = EventSource(host, browser.cookies["codexpanel_session"], None)
+            base = f"/api/devices/{device}/commands"
+            started = browser.call("POST", base, {"name": "startThread", "params": {}})
+            thread = browser.call("GET", f"{base}/{started['commandId']}?wait=30")
+            thread_id = thread["result"]["thread"]["id"]
+            samples = []
+            for number in range(warmup + turns):
+                begun = time.perf_counter()
+                browser.call(
+                    "POST",
+                    base,
+                    {"name": "startTurn", "params": {"threadId": thread_id, "input": "say hi"}},
+                )
+                stream.until(lambda event: event["eventType"] == "turn/completed")
+                if number >= warmup:
+                    samples.append(time.perf_counter() - begun)
+            stream.close()
+            return samples
+        finally:
+            runtime.stop()
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=40, help="timed turns per path")
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args(argv)
+    codex_path()  # fails at once, with the install command, when the CLI is missing
+    with FakeResponses() as fake, tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "codex-home"
+        write_codex_home(home, fake.base_url)
+        results = {}
+        for name, path in (("direct", direct), ("relay", relayed)):
+            workspace = Path(tmp) / f"workspace-{name}"
+            workspace.mkdir()
+            results[name] = summary_ms(path(home, workspace, args.turns, args.warmup))
+            print(
+                f"turn {name} p50={results[name]['p50']}ms p99={results[name]['p99']}ms", flush=True
+            )
+
+    added = {
+        key: round(results["relay"][key] - results["direct"][key], 2) for key in ("p50", "p99")
+    }
+    allowed = max(50.0, results["direct"]["p50"] * 0.10)
+    verdict = "met" if added["p50"] <= allowed else "missed"
+    lines = [
+        f"{args.turns} turns per path after {args.warmup} unmeasured, one after another on one "
+        "thread, each answered by the fake model with three text deltas. Direct: a client of "
+        "`codex app-server` over stdio, from `turn/start` to `turn/completed`. Through the "
+        "relay: the browser's `POST` of startTurn to `turn/completed` on its `/events` stream, "
+        "with Daphne on PostgreSQL + Redis and the agent on the same app-server build.",
+        "",
+        "| path | p50 | p99 | mean |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {name} | {r['p50']} ms | {r['p99']} ms | {r['mean']} ms |"
+            for name, r in (
+                ("direct", results["direct"]),
+                ("through relay + agent", results["relay"]),
+            )
+        ],
+        "",
+        f"Added by relay + agent: {added['p50']} ms at p50 "
+        f"({results['relay']['p50'] / results['direct']['p50']:.2f}× direct), "
+        f"{added['p99']} ms at p99. Target: at most {allowed:.0f} ms at p50 "
+        f"(50 ms or 10 % of direct, whichever is larger): {verdict}.",
+        "",
+    ]
+    record("Real turn overhead", run_command(["bench.turn", *argv]), lines)
+    ratio = results["relay"]["p50"] / results["direct"]["p50"]
+    print(f"turn added_p50={added['p50']}ms ratio={ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
