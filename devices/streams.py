@@ -193,6 +193,10 @@ class EventStreamConsumer(AsyncHttpConsumer):
             except StopConsumer:
                 return  # the stream ended; the server reports the finished response
             except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Cancelled mid-call, and the library reported it as an error of its own.
+                    raise
                 log.warning("event stream resync failed; retrying next keep-alive", exc_info=True)
 
     async def _resync(self) -> None:

@@ -26,3 +26,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"codexpanel-tests-{os.getpid()}.sqlite3")
     }
 CODEXPANEL_BACKGROUND_SWEEP = False
+
+# In-process tests keep redis-py's own 5 s read timeout for the channel layer: each test
+# module's event loop is closed by cancelling whatever is left on it, and a channel-layer
+# receive whose reads never time out can keep that from finishing. The relay processes the
+# fault suite starts run with the production setting.
+if REDIS_URL:  # noqa: F405
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["socket_timeout"] = 5  # noqa: F405
