@@ -86,6 +86,7 @@ def test_database_and_redis_urls_switch_to_the_shared_services():
         "s.CACHES['default']['BACKEND']",
         "s.SESSION_COOKIE_SECURE",
         "s.SESSION_COOKIE_NAME",
+        "s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['socket_timeout']",
         **{
             **PRODUCTION,
             "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
@@ -99,6 +100,10 @@ def test_database_and_redis_urls_switch_to_the_shared_services():
         "True",
         "codexpanel_session",
     ]
+    # The relay's channel layer reads for longer than its blocking pop waits.
+    from channels_redis.core import RedisChannelLayer
+
+    assert float(lines[5]) > RedisChannelLayer.brpop_timeout
 
 
 def test_one_version_number_for_the_package_the_agent_and_the_relay():
