@@ -185,3 +185,13 @@ def test_registering_on_the_page_shares_the_api_budget(installer):
     refused = page.submit("register", username="second", password=PASSWORD)
     assert refused.status_code == 429
     assert not User.objects.filter(username="second").exists()
+
+
+def test_the_setup_page_keeps_its_link_from_other_sites_yet_lets_forms_send_their_origin(
+    installer,
+):
+    # `no-referrer` would make Chromium post `Origin: null`, which CSRF refuses; `same-origin`
+    # keeps the flow id and code out of other sites' Referer and still sends the real Origin.
+    opened = Page(installer).open()
+    assert opened["Referrer-Policy"] == "same-origin"
+    assert 'name="referrer"' not in opened.text
