@@ -82,7 +82,9 @@ class Close:
     HEARTBEAT_TIMEOUT = 4010
     DEVICE_REMOVED = 4011
     SESSIONS_ENDED = 4012  # the owner's sessions ended (IAM-9); reconnecting may work
-    INTERNAL_ERROR = 1011
+    # The relay failed on its side; reconnecting is the remedy. Not 1011: a WebSocket
+    # server refuses to send the reserved codes on an application's behalf.
+    INTERNAL_ERROR = 4013
 
     # Codes after which reconnecting with the same token cannot help.
     FATAL = frozenset(

@@ -15,9 +15,10 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from .asgi_guard import ContainFailures  # noqa: E402
 from .routing import device_websocket_urlpatterns, event_stream_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": URLRouter(
             [
@@ -28,3 +29,6 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(device_websocket_urlpatterns),
     }
 )
+
+# Whatever escapes a consumer or Django ends its own connection, never the process.
+application = ContainFailures(router)

@@ -11,11 +11,13 @@ memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from agent import __version__, protocol
@@ -59,22 +61,38 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.tasks.append(asyncio.create_task(self._hello_deadline()))
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """A failure on the relay's side must not leave a dead socket holding the device:
+        it is logged once, the agent is told, and the socket closes at once. The agent
+        reconnects and re-sends what was not acknowledged."""
+        try:
+            await super().dispatch(message)
+        except (StopConsumer, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("device socket %s failed; closing it", self.device_pk)
+            await self._fail()
+
+    async def _fail(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._send(
+                {"type": protocol.ERROR, "code": "internal_error", "message": "relay error"}
+            )
+        try:
+            await self._close(Close.INTERNAL_ERROR, reason="internal_error")
+        except Exception as error:
+            # Whatever failed may fail the release too (a database gone): the sweeper
+            # marks the device offline when its heartbeats stop being recorded.
+            log.warning("device socket %s closed without its release: %r", self.device_pk, error)
+            await self.close(code=Close.INTERNAL_ERROR)
+
     # --- receiving ------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
             return
         raw = text_data if text_data is not None else bytes_data
-        try:
-            await self._receive(raw or b"")
-        except Exception:
-            # A bug must not leave a dead socket holding the device: log it, say so, and
-            # close; the agent reconnects and re-sends what was not acknowledged.
-            log.exception("device socket %s failed", self.device_pk)
-            await self._send(
-                {"type": protocol.ERROR, "code": "internal_error", "message": "relay error"}
-            )
-            await self._close(Close.INTERNAL_ERROR, reason="internal_error")
+        await self._receive(raw or b"")
 
     async def _receive(self, raw: str | bytes) -> None:
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -71,10 +72,72 @@ def _scope_for(user: Any, device_id: str, thread_id: str) -> StreamScope:
     )
 
 
+# Positions are bigint row numbers: no valid Last-Event-ID is longer or larger.
+MAX_POSITION = 2**63 - 1
+MAX_DEVICE_ID = 128
+MAX_THREAD_ID = 256
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    device_id: str
+    thread_id: str
+    resume: int | None
+
+
+def _one(query: dict[str, list[str]], name: str, limit: int) -> str:
+    values = query.get(name, [""])
+    value = values[0]
+    if len(values) > 1 or len(value) > limit or not value.isprintable():
+        raise ActionError(
+            "invalid_request",
+            _("%(name)s must be given once, in at most %(limit)d printable characters.")
+            % {"name": name, "limit": limit},
+            400,
+            details={"field": name},
+        )
+    return value
+
+
+def parse_stream_request(scope: dict[str, Any], query: dict[str, list[str]]) -> StreamRequest:
+    """Everything the stream reads from the request, checked before the response starts:
+    past that point an error can no longer be answered."""
+    header = _header(scope, b"last-event-id")
+    resume = header if header is not None else _one(query, "lastEventId", 19) or None
+    if resume is not None and not (
+        resume.isascii() and resume.isdigit() and len(resume) <= 19 and int(resume) <= MAX_POSITION
+    ):
+        raise ActionError(
+            "invalid_request",
+            _("Last-Event-ID must be a stream position: a whole number from 0 to 2^63-1."),
+            400,
+            details={"field": "Last-Event-ID"},
+        )
+    return StreamRequest(
+        device_id=_one(query, "device", MAX_DEVICE_ID),
+        thread_id=_one(query, "thread", MAX_THREAD_ID),
+        resume=int(resume) if resume is not None else None,
+    )
+
+
 class EventStreamConsumer(AsyncHttpConsumer):
     finished = False
+    headers_sent = False
     keepalive: asyncio.Task[None] | None = None
     groups_joined: list[str] = []
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Any failure once the stream is open ends this stream alone, logged once: the
+        browser reconnects with Last-Event-ID and resumes where it stopped."""
+        try:
+            await super().dispatch(message)
+        except (StopConsumer, asyncio.CancelledError):
+            raise
+        except Exception:
+            if not self.headers_sent:
+                raise  # answered as a JSON 500 by codexpanel.asgi_guard
+            log.exception("event stream failed; ending it")
+            await self._end()
 
     async def http_request(self, message: dict[str, Any]) -> None:
         # Unlike the base class, the consumer lives on after handle(): the stream stays
@@ -113,15 +176,12 @@ class EventStreamConsumer(AsyncHttpConsumer):
             await self._refuse("bad_origin", _("This origin may not read the stream."), 403)
             return
         try:
+            wanted = parse_stream_request(self.scope, query)
             self.stream = await database_sync_to_async(_scope_for)(
-                user, query.get("device", [""])[0][:128], query.get("thread", [""])[0][:256]
+                user, wanted.device_id, wanted.thread_id
             )
         except ActionError as error:
-            await self._refuse(error.code, error.message, error.status)
-            return
-        resume = _header(self.scope, b"last-event-id") or query.get("lastEventId", [None])[0]
-        if resume is not None and not (resume.isascii() and resume.isdigit()):
-            await self._refuse("invalid_request", _("Last-Event-ID must be a number."), 400)
+            await self._refuse(error.code, error.message, error.status, **(error.details or {}))
             return
 
         groups = [user_group(user.pk)]
@@ -144,11 +204,12 @@ class EventStreamConsumer(AsyncHttpConsumer):
                 (b"X-Accel-Buffering", b"no"),
             ]
         )
+        self.headers_sent = True
         await self._write(f"retry: {RETRY_MS}\n\n")
-        if resume is None:
+        if wanted.resume is None:
             self.position = await database_sync_to_async(self.stream.tail)()
         else:
-            self.position = int(resume)
+            self.position = wanted.resume
             await self._catch_up(until=None)
         self.keepalive = asyncio.create_task(self._keep_alive())
         ensure_sweeper()
