@@ -145,17 +145,49 @@ def test_the_console_says_when_the_computer_goes_offline_and_still_reads_its_his
     assert "queued" in queued
 
 
-def test_the_console_shows_a_dropped_stream_and_picks_it_up_again(page, world):
+def test_the_console_recovers_on_its_own_from_a_relay_restart_and_a_network_drop(page, world):
     sign_in(page)
-    state = page.locator("#stream-state")
-    state.get_by_text("Live").wait_for()
+    device = page.locator(f'[data-device="{world.device_id}"]')
+    device.get_by_text("Online").wait_for()
+    top_bar = page.locator("header.topbar")
+    height = top_bar.bounding_box()["height"]
+    banner = page.locator("#banner")
+
     port = int(world.host.rsplit(":", 1)[1])
     world.relay.kill(world.host)
-    state.get_by_text("Reconnecting…").wait_for()
+    banner.get_by_text(re.compile(r"Reconnecting in \d+ s")).wait_for()
+    assert top_bar.bounding_box()["height"] == height
+    screenshot(page, "reconnecting")
+
     world.relay.start(port)
-    state.get_by_text("Live").wait_for(timeout=60_000)
-    device = page.locator(f'[data-device="{world.device_id}"]')
+    # Within 10 s of the relay's return the console is back, with no reload.
+    banner.wait_for(state="hidden", timeout=10_000)
     device.get_by_text("Online").wait_for(timeout=60_000)
+    wait_online(world.browser, world.device_id)
+
+    # What happens while the phone is off the network arrives when it is back.
+    page.context.set_offline(True)
+    banner.get_by_text("You are offline.", exact=False).wait_for()
+    thread_id = world.browser.command(world.device_id, "startThread")["result"]["thread"]["id"]
+    world.browser.command(world.device_id, "startTurn", threadId=thread_id, input="[shell:ls]")
+    page.context.set_offline(False)
+    attention = page.get_by_role("region", name="Needs attention (1)")
+    attention.get_by_text("/bin/bash -lc ls").wait_for(timeout=10_000)
+    banner.wait_for(state="hidden")
+
+
+def test_a_console_opened_while_the_relay_is_down_comes_up_when_it_returns(page, world):
+    port = int(world.host.rsplit(":", 1)[1])
+    sign_in(page)
+    world.relay.kill(world.host)
+    page.reload()
+    page.get_by_text("The relay cannot be reached.").wait_for()
+    page.get_by_text(re.compile(r"Reconnecting in \d+ s")).wait_for()
+    screenshot(page, "relay-down")
+    world.relay.start(port)
+    page.get_by_role("button", name="Retry now").tap()
+    page.get_by_role("heading", name="Your computers").wait_for(timeout=10_000)
+    page.locator(f'[data-device="{world.device_id}"]').wait_for()
 
 
 def test_every_main_screen_passes_the_accessibility_rules(page, world):

@@ -7,12 +7,12 @@ import { fill, gettext, h } from "./dom.js";
 import * as home from "./home.js";
 import * as session from "./session.js";
 import * as signin from "./signin.js";
-import { applyEvent, reset, store, subscribe } from "./store.js";
+import { countdown, Retry } from "./retry.js";
+import { applyEvent, refreshAttention, refreshDevices, reset, store, subscribe } from "./store.js";
 import { EventStream } from "./stream.js";
 
 const config = JSON.parse(document.getElementById("console-config").textContent);
 const view = document.getElementById("view");
-const streamState = document.getElementById("stream-state");
 const badge = document.getElementById("attention-badge");
 const banner = document.getElementById("banner");
 const signOut = document.getElementById("sign-out");
@@ -26,9 +26,9 @@ const ROUTES = [
   [new RegExp("^#/d/([^/]+)/s/([^/]+)$"), session.mount],
 ];
 const STREAM_STATES = {
-  connecting: ["reconnecting", () => gettext("Connecting…")],
-  live: ["live", () => gettext("Live")],
-  reconnecting: ["reconnecting", () => gettext("Reconnecting…")],
+  connecting: () => gettext("Connecting…"),
+  live: () => "",
+  reconnecting: () => gettext("Reconnecting…"),
 };
 
 let current = null;
@@ -69,14 +69,21 @@ function route() {
   navigate("#/");
 }
 
+// What the banner says of the stream: nothing while it is live.
+let streamLine = [];
+
 const stream = new EventStream({
   onEvent: applyEvent,
-  onState: async (state) => {
-    const [tone, label] = STREAM_STATES[state];
-    streamState.className = `pill ${tone}`;
-    streamState.textContent = label();
-    if (state === "reconnecting" && navigator.onLine) {
-      // A stream the relay refuses may mean the session ended; ask before retrying.
+  onState: async (state, { seconds, retry, resumed } = {}) => {
+    streamLine = state === "waiting" ? countdown(seconds, retry) : [STREAM_STATES[state]()].filter(Boolean);
+    showNetwork();
+    if (state === "live" && resumed) {
+      // Events missed meanwhile arrive through Last-Event-ID; presence and what waits
+      // for an answer are read again too, as they are not all events.
+      Promise.all([refreshDevices(), refreshAttention()]).catch(() => {});
+    }
+    if (state === "waiting" && retry.failures === 2 && navigator.onLine) {
+      // A stream the relay refuses may mean the session ended; ask once before going on.
       const status = await authStatus().catch(() => null);
       if (status && !status.authenticated) signedOut();
     }
@@ -102,23 +109,61 @@ function signedOut() {
   stream.stop();
   reset();
   signOut.hidden = true;
-  streamState.textContent = "";
-  streamState.className = "pill";
+  streamLine = [];
+  showNetwork();
   if (current) current.destroy();
   current = signin.mount(view, { onSignedIn: signedIn });
 }
 
 function showNetwork() {
-  banner.hidden = navigator.onLine;
-  banner.textContent = navigator.onLine ? "" : gettext("You are offline. The console catches up when the network returns.");
+  const offline = navigator.onLine ? "" : gettext("You are offline. The console catches up when the network returns.");
+  const parts = offline ? [h("span", {}, offline), ...streamLine] : streamLine;
+  banner.replaceChildren(...parts);
+  banner.hidden = parts.length === 0;
+}
+
+// Back from a network drop or from sleep: try at once rather than at the next step.
+function wake() {
+  showNetwork();
+  if (document.visibilityState === "hidden" || !navigator.onLine) return;
+  if (firstCheck.waiting()) firstCheck.now();
+  else if (store.user) stream.nudge();
+}
+
+function unreachable(problem, seconds) {
+  view.replaceChildren(
+    h("p", { class: "notice error", role: "alert" }, problem.message),
+    h("p", { class: "meta reconnect" }, ...countdown(seconds, firstCheck)));
+}
+
+let lastProblem = null;
+const firstCheck = new Retry(checkStatus, { onWait: (seconds) => unreachable(lastProblem, seconds) });
+
+async function checkStatus() {
+  let status;
+  try {
+    status = await authStatus();
+  } catch (problem) {
+    if (problem.status === 0 || problem.status >= 500) {
+      lastProblem = problem;
+      firstCheck.later();
+    } else {
+      view.replaceChildren(h("p", { class: "notice error", role: "alert" }, problem.message));
+    }
+    return;
+  }
+  firstCheck.succeeded();
+  if (status.authenticated) signedIn(status.user);
+  else signedOut();
 }
 
 async function boot() {
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/console/sw.js", { scope: "/console/" }).catch(() => {});
   }
-  window.addEventListener("online", showNetwork);
+  window.addEventListener("online", wake);
   window.addEventListener("offline", showNetwork);
+  document.addEventListener("visibilitychange", wake);
   window.addEventListener("hashchange", route);
   subscribe(drawBadge);
   showNetwork();
@@ -131,13 +176,7 @@ async function boot() {
     }
     signedOut();
   });
-  try {
-    const status = await authStatus();
-    if (status.authenticated) signedIn(status.user);
-    else signedOut();
-  } catch (problem) {
-    view.replaceChildren(h("p", { class: "notice error", role: "alert" }, problem.message));
-  }
+  await checkStatus();
 }
 
 boot();

@@ -1,8 +1,9 @@
 // One EventSource per tab on /events: every event of the person's devices, in order.
-// The browser resumes it after a drop with Last-Event-ID; when the relay ends it for good
-// (signed out, restarted), it is reopened from the last position seen, so nothing is
-// missed and nothing shown twice.
-const RETRY_MS = [1000, 2000, 5000, 10000, 20000];
+// Whenever it fails (the relay restarted or is down, the network dropped, the phone
+// slept), it is reopened from the last position seen, with a visible backoff, so nothing
+// is missed and nothing shown twice. The browser's own reconnect is not used: it cannot
+// be shown, hurried or bounded.
+import { Retry } from "./retry.js";
 
 export class EventStream {
   constructor({ onEvent, onState }) {
@@ -10,19 +11,23 @@ export class EventStream {
     this.onState = onState;
     this.lastId = null;
     this.source = null;
-    this.failures = 0;
-    this.timer = null;
+    this.everOpened = false;
+    this.retry = new Retry(() => this.start(), {
+      onWait: (seconds) => this.onState("waiting", { seconds, retry: this.retry }),
+    });
   }
 
   start() {
-    this.stop();
+    this.close();
     const url = this.lastId === null ? "/events" : `/events?lastEventId=${encodeURIComponent(this.lastId)}`;
     const source = new EventSource(url);
     this.source = source;
-    this.onState("connecting");
+    this.onState(this.everOpened ? "reconnecting" : "connecting");
     source.onopen = () => {
-      this.failures = 0;
-      this.onState("live");
+      const resumed = this.everOpened;
+      this.everOpened = true;
+      this.retry.succeeded();
+      this.onState("live", { resumed });
     };
     source.onmessage = (message) => {
       if (message.lastEventId) this.lastId = message.lastEventId;
@@ -36,18 +41,30 @@ export class EventStream {
     };
     source.onerror = () => {
       if (source !== this.source) return;
-      this.onState("reconnecting");
-      if (source.readyState === EventSource.CLOSED) {
-        const delay = RETRY_MS[Math.min(this.failures, RETRY_MS.length - 1)];
-        this.failures += 1;
-        this.timer = setTimeout(() => this.start(), delay);
-      }
+      this.close();
+      this.retry.later();
     };
   }
 
-  stop() {
-    clearTimeout(this.timer);
+  // Try at once if the stream is down (the network came back, the phone woke up).
+  nudge() {
+    if (this.retry.waiting() || (this.source && this.source.readyState === EventSource.CLOSED)) {
+      this.retry.now();
+    }
+  }
+
+  live() {
+    return Boolean(this.source && this.source.readyState === EventSource.OPEN);
+  }
+
+  close() {
     if (this.source) this.source.close();
     this.source = null;
+  }
+
+  stop() {
+    this.retry.cancel();
+    this.close();
+    this.everOpened = false;
   }
 }
