@@ -67,8 +67,8 @@ def static_root(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def phone(chromium: Any, host: str, **options: Any) -> Any:
+    options.setdefault("viewport", PHONE)
     context = chromium.new_context(
-        viewport=PHONE,
         is_mobile=True,
         has_touch=True,
         base_url=f"http://{host}",
@@ -109,3 +109,40 @@ def accessibility_problems(page: Any) -> list[str]:
         }"""
     )
     return [json.dumps(problem, ensure_ascii=False) for problem in found]
+
+
+TOUCH_TARGET_PX = 44
+
+
+def small_touch_targets(page: Any) -> list[str]:
+    """Every visible control on the screen smaller than 44×44 CSS px, described. A radio
+    or checkbox is measured by the label that holds it, which is what a finger taps."""
+    return page.evaluate(
+        """(minimum) => {
+            const selector = "a[href], button, input, select, textarea, summary, "
+                + "[tabindex]:not([tabindex='-1'])";
+            const found = [];
+            for (const node of document.querySelectorAll(selector)) {
+                if (node.type === "hidden" || node.closest("[hidden], [inert]")) continue;
+                const folded = node.closest("details:not([open])");
+                if (folded && node.parentElement !== folded) continue;  // inside a closed menu
+                const style = getComputedStyle(node);
+                if (style.visibility === "hidden" || style.display === "none") continue;
+                let target = node;
+                if ((node.type === "radio" || node.type === "checkbox") && node.closest("label")) {
+                    target = node.closest("label");
+                }
+                const box = target.getBoundingClientRect();
+                if (box.width === 0 && box.height === 0) continue;
+                if (box.right <= 0 || box.bottom <= 0) continue;  // moved off screen (skip link)
+                if (box.width + 0.5 < minimum || box.height + 0.5 < minimum) {
+                    const name = (node.getAttribute("aria-label") || node.textContent
+                        || node.name || "").trim().slice(0, 40);
+                    const size = `${Math.round(box.width)}x${Math.round(box.height)}`;
+                    found.push(`${node.tagName.toLowerCase()} "${name}" ${size}`);
+                }
+            }
+            return found;
+        }""",
+        TOUCH_TARGET_PX,
+    )

@@ -106,8 +106,21 @@ def test_the_permission_preset_changes_and_the_console_shows_what_the_device_rep
     page.get_by_role("link", name=re.compile("desk")).click()
     page.get_by_text("The computer reports: Ask for approval · Default").wait_for()
     screenshot(page, "device")
-    page.get_by_label(re.compile("^Full access")).check()
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_label(re.compile("^Full access")).tap()
+    page.get_by_role("button", name="Apply").tap()
+    # Full access is asked about first, and the safe answer changes nothing.
+    dialog = page.get_by_role("dialog", name="Give Codex full access?")
+    dialog.get_by_role("button", name="Cancel").tap()
+    dialog.wait_for(state="detached")
+    page.wait_for_timeout(500)
+    assert (
+        world.browser.call("GET", f"/api/devices/{world.device_id}")["controlState"][
+            "permissionPreset"
+        ]
+        == "ask"
+    )
+    page.get_by_role("button", name="Apply").tap()
+    dialog.get_by_role("button", name="Give full access").tap()
     page.get_by_text("The computer reports: Full access · Default").wait_for()
     reported = world.browser.call("GET", f"/api/devices/{world.device_id}")["controlState"]
     assert reported["permissionPreset"] == "full" and reported["sandbox"] == "danger-full-access"
@@ -305,6 +318,18 @@ def test_device_actions_reach_the_computer(page, world):
     wait_online(world.browser, world.device_id)
     assert world.browser.command(world.device_id, "listSessions")["status"] == "done"
 
+    # Restarting the agent is asked about first; Cancel sends nothing.
+    page.get_by_role("button", name="Restart the agent").tap()
+    dialog = page.get_by_role("dialog", name="Restart the agent?")
+    dialog.get_by_role("button", name="Cancel").tap()
+    dialog.wait_for(state="detached")
+    sent = world.relay.python(
+        "import django; django.setup()\n"
+        "from devices.models import Command\n"
+        "print(Command.objects.filter(name='restartAgent').count())"
+    )
+    assert sent.strip() == "0"
+
 
 @pytest.fixture
 def site(tmp_path: Path, static_root: dict[str, str]) -> Iterator[str]:  # noqa: F811
@@ -376,7 +401,10 @@ def test_a_person_buys_a_monthly_card_from_their_balance(chromium, tmp_path, sta
             page.get_by_text("1 of 1 computers in use").wait_for()
             page.locator(".row", has_text="Recharge").get_by_text("first payment").wait_for()
             assert accessibility_problems(page) == []
-            page.get_by_role("button", name=re.compile("^Buy for")).click()
+            page.get_by_role("button", name=re.compile("^Buy for")).tap()
+            dialog = page.get_by_role("dialog", name=re.compile("^Buy Pro for"))
+            dialog.get_by_text("is taken from your balance now").wait_for()
+            dialog.get_by_role("button", name=re.compile("^Buy for")).tap()
             page.get_by_text("Pro is yours.").wait_for()
             page.get_by_test_id("balance").get_by_text("15.50").wait_for()
             page.get_by_text("1 of 5 computers in use").wait_for()
@@ -391,3 +419,75 @@ def test_a_person_buys_a_monthly_card_from_their_balance(chromium, tmp_path, sta
             "call_command('audit_wallets')"
         )
         assert "every balance matches its ledger" in audit
+
+
+SMALL_PHONE = {"width": 360, "height": 740}
+
+
+def test_every_control_on_every_console_screen_is_big_enough_to_tap(chromium, world):  # noqa: F811
+    from .browser import small_touch_targets
+
+    context = phone(chromium, world.host, viewport=SMALL_PHONE)
+    page = context.new_page()
+    small: dict[str, list[str]] = {}
+
+    def measure(screen: str) -> None:
+        found = small_touch_targets(page)
+        if found:
+            small[screen] = found
+        screenshot(page, f"touch-{screen}")
+
+    try:
+        page.goto("/console/")
+        page.get_by_role("heading", name="Sign in").wait_for()
+        measure("sign-in")
+        sign_in(page)
+        thread = world.browser.command(world.device_id, "startThread")["result"]["thread"]["id"]
+        world.browser.command(world.device_id, "startTurn", threadId=thread, input="[shell:ls]")
+        page.get_by_role("region", name="Needs attention (1)").wait_for()
+        measure("home")
+        page.locator("details.menu summary").tap()
+        measure("menu")
+        page.locator(".menu-panel").get_by_role("link", name="Account").tap()
+        page.get_by_role("heading", name="Account").wait_for()
+        assert page.locator("details.menu").get_attribute("open") is None  # closed by going
+        measure("account")
+        page.goto("/console/#/add")
+        page.get_by_role("heading", name="Add a computer").wait_for()
+        measure("add")
+        page.goto(f"/console/#/d/{world.device_id}")
+        page.get_by_role("button", name="Restart the agent").wait_for()
+        measure("device")
+        page.get_by_role("button", name="Restart the agent").tap()
+        page.get_by_role("dialog").wait_for()
+        measure("confirm")
+        page.get_by_role("dialog").get_by_role("button", name="Cancel").tap()
+        page.goto(f"/console/#/d/{world.device_id}/s/{thread}")
+        page.locator(".approval").get_by_role("button", name="Approve", exact=True).wait_for()
+        measure("session")
+    finally:
+        context.close()
+    assert small == {}, small
+
+
+def test_messages_stay_clear_of_controls_and_the_menu_closes_on_sign_out(page, world):
+    sign_in(page)
+    page.get_by_role("link", name=re.compile("desk")).tap()
+    reconnect = page.get_by_role("button", name="Reconnect")
+    reconnect.tap()
+    page.get_by_text("Reconnect: done.").wait_for()
+    # The button just tapped is still what a finger there reaches, not the message.
+    box = reconnect.bounding_box()
+    on_top = page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y)?.textContent",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+    )
+    assert on_top == "Reconnect"
+    page.locator(".back").tap()
+    page.get_by_role("heading", name="Your computers").wait_for()
+    assert page.locator(".toast").count() == 0  # nothing carried over
+
+    page.locator("details.menu summary").tap()
+    page.get_by_role("button", name="Sign out").tap()
+    page.get_by_role("heading", name="Sign in").wait_for()
+    assert page.locator("details.menu").get_attribute("open") is None

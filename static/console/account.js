@@ -1,6 +1,7 @@
 // CON-9: the person's balance and ledger, monthly cards and device quota, and buying a
 // card from the balance.
 import { api } from "./api.js";
+import { confirmAction } from "./confirm.js";
 import { fill, gettext, h, language, replace, timestamp } from "./dom.js";
 
 const KINDS = {
@@ -54,6 +55,13 @@ export function mount(root, { toast, config }) {
         fill(gettext("Buy for %(price)s"), { price: show(plan.price) }));
       buy.disabled = plan.price > wallet.balance;
       buy.addEventListener("click", async () => {
+        const sure = await confirmAction({
+          title: fill(gettext("Buy %(card)s for %(price)s?"), { card: plan.name, price: show(plan.price) }),
+          message: fill(gettext("%(price)s is taken from your balance now."), { price: show(plan.price) }),
+          confirm: fill(gettext("Buy for %(price)s"), { price: show(plan.price) }),
+          tone: "primary",
+        });
+        if (!sure) return;
         if (!keys.has(plan.code)) keys.set(plan.code, newKey());
         buy.disabled = true;
         try {

@@ -17,6 +17,7 @@ const badge = document.getElementById("attention-badge");
 const banner = document.getElementById("banner");
 const signOut = document.getElementById("sign-out");
 const toasts = document.getElementById("toasts");
+const menu = document.querySelector("details.menu");
 
 const ROUTES = [
   [new RegExp("^#?/?$"), home.mount],
@@ -46,8 +47,16 @@ function navigate(link) {
 
 let shownOnce = false;
 
-function show(mount, params = []) {
+// A new screen starts clean: the menu closed, and no message left from the one before.
+function leaveScreen() {
+  menu.open = false;
+  toasts.replaceChildren();
   if (current) current.destroy();
+  current = null;
+}
+
+function show(mount, params = []) {
+  leaveScreen();
   current = mount(view, { params, toast, navigate, config });
   // After moving between screens, screen readers start at the new screen's heading; the
   // first screen keeps the browser's own starting point.
@@ -111,7 +120,7 @@ function signedOut() {
   signOut.hidden = true;
   streamLine = [];
   showNetwork();
-  if (current) current.destroy();
+  leaveScreen();
   current = signin.mount(view, { onSignedIn: signedIn });
 }
 

@@ -1,6 +1,7 @@
 // One computer (CON-2, CON-3, CON-7, CON-8): its state, its sessions (from Codex while it
 // is online, from the relay's log while it is not), its control state and its actions.
 import { api, devicePath, run } from "./api.js";
+import { confirmAction } from "./confirm.js";
 import { field, fill, gettext, h, replace, timestamp, when } from "./dom.js";
 import { deviceLink, presence, sessionLink } from "./home.js";
 import { refreshDevices, store, subscribe } from "./store.js";
@@ -38,8 +39,17 @@ function controlCard(device, { toast }) {
     "aria-labelledby": "control-heading",
     onsubmit: async (submit) => {
       submit.preventDefault();
-      apply.disabled = true;
       const chosen = form.querySelector("input[name=permissionPreset]:checked").value;
+      const current = store.devices.get(device.deviceId)?.controlState?.permissionPreset;
+      if (chosen === "full" && current !== "full") {
+        const sure = await confirmAction({
+          title: gettext("Give Codex full access?"),
+          message: gettext("Codex will run any command on this computer without a sandbox and without asking, network included."),
+          confirm: gettext("Give full access"),
+        });
+        if (!sure) return;
+      }
+      apply.disabled = true;
       try {
         await run(device.deviceId, "setControlState", { workMode: mode.value, permissionPreset: chosen });
         toast(gettext("Sent. The computer applies it to the next turn."));
@@ -55,15 +65,22 @@ function controlCard(device, { toast }) {
 }
 
 function actionsCard(device, { toast }) {
+  const restartAgent = {
+    title: gettext("Restart the agent?"),
+    message: gettext("A running turn stops, and the computer is offline until the agent is back."),
+    confirm: gettext("Restart the agent"),
+  };
   const actions = [
     ["reconnect", gettext("Reconnect")],
     ["restartCodex", gettext("Restart Codex")],
-    ["restartAgent", gettext("Restart the agent")],
-  ].map(([name, label]) => h("button", {
+    ["restartAgent", gettext("Restart the agent"), restartAgent],
+  ].map(([name, label, ask]) => h("button", {
     type: "button",
     disabled: !device.online,
     onclick: async (click) => {
-      click.currentTarget.disabled = true;
+      const button = click.currentTarget;
+      if (ask && !(await confirmAction(ask))) return;
+      button.disabled = true;
       try {
         await run(device.deviceId, name);
         toast(fill(gettext("%(action)s: done."), { action: label }));
