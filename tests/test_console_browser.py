@@ -491,3 +491,90 @@ def test_messages_stay_clear_of_controls_and_the_menu_closes_on_sign_out(page, w
     page.get_by_role("button", name="Sign out").tap()
     page.get_by_role("heading", name="Sign in").wait_for()
     assert page.locator("details.menu").get_attribute("open") is None
+
+
+def start_slow_turn_on_screen(page: Any, world: World) -> None:
+    sign_in(page)
+    open_new_session(page, world)
+    send(page, "[slow]")
+    page.locator(".item.agent").get_by_text("chunk 3", exact=False).wait_for()
+    page.get_by_role("button", name="Interrupt").wait_for()
+
+
+def test_a_turn_whose_computer_went_offline_is_shown_ended_and_a_new_message_is_queued(page, world):
+    start_slow_turn_on_screen(page, world)
+    world.runtime.stop()
+    page.get_by_text("Ended: the computer went offline").wait_for()
+    composer = page.locator(".composer")
+    assert composer.get_by_role("button", name="Interrupt").is_hidden()
+    assert composer.get_by_role("button", name="Send").is_visible()
+    assert page.get_by_text("Working…").count() == 0
+    screenshot(page, "turn-ended-offline")
+
+    send(page, "carry on when you are back")
+    composer.get_by_text(re.compile("^Queued")).wait_for()
+    queued = world.relay.python(
+        "import django; django.setup()\n"
+        "from devices.models import Command\n"
+        "c = Command.objects.filter(name__in=['startTurn', 'steerTurn']).latest('pk')\n"
+        "print(c.name, c.status)"
+    )
+    assert queued.split() == ["startTurn", "queued"]
+
+
+def test_a_turn_is_shown_ended_when_codex_restarts_under_it(page, world):
+    start_slow_turn_on_screen(page, world)
+    assert world.browser.command(world.device_id, "restartCodex")["status"] == "done"
+    page.get_by_text("Ended: Codex restarted").wait_for()
+    assert page.locator(".composer").get_by_role("button", name="Interrupt").is_hidden()
+
+
+@pytest.fixture
+def linked_world(tmp_path: Path, static_root: dict[str, str]) -> Iterator[tuple[World, Any]]:  # noqa: F811
+    from .services import Link
+
+    links: list[Link] = []
+
+    def route(host: str) -> str:
+        links.append(Link(host))
+        return links[-1].address
+
+    with codex_world(tmp_path, static_root, route=route) as space:
+        yield space, links[0]
+    for link in links:
+        link.close()
+
+
+def test_an_answer_the_computer_never_confirms_offers_retry_and_stop_waiting(
+    chromium,  # noqa: F811
+    linked_world,
+):
+    world, link = linked_world
+    context = phone(chromium, world.host)
+    page = context.new_page()
+    try:
+        sign_in(page)
+        thread = world.browser.command(world.device_id, "startThread")["result"]["thread"]["id"]
+        world.browser.command(world.device_id, "startTurn", threadId=thread, input="[shell:ls]")
+        card = page.locator(".approval")
+        card.get_by_text("/bin/bash -lc ls").wait_for()
+
+        link.freeze()  # the computer stops answering and nobody is told
+        approve = card.get_by_role("button", name="Approve", exact=True)
+        approve.tap()
+        card.get_by_text("Sending your answer…").first.wait_for()
+        card.get_by_text("The computer has not confirmed your answer yet.").wait_for(timeout=20_000)
+        assert card.get_by_role("button", name="Retry").is_visible()
+        screenshot(page, "answer-unconfirmed")
+        card.get_by_role("button", name="Stop waiting").tap()
+        assert approve.is_enabled()
+        assert card.get_by_role("button", name="Retry").count() == 0
+
+        # Once the relay knows the computer is gone, its cards say so and take no answer.
+        world.runtime.stop()
+        link.cut()
+        card.get_by_text("The computer is offline. Answer when it is back.").wait_for()
+        assert card.get_by_role("button", name="Approve", exact=True).is_disabled()
+        screenshot(page, "approval-offline")
+    finally:
+        context.close()

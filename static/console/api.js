@@ -21,7 +21,7 @@ export function rememberCsrf(token) {
   }
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, { signal } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken;
@@ -32,8 +32,10 @@ export async function api(method, path, body) {
       headers,
       credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
     });
-  } catch {
+  } catch (problem) {
+    if (signal?.aborted) throw problem;
     throw new ApiError(0, "network", gettext("The relay cannot be reached. Check your connection."));
   }
   const data = await response.json().catch(() => ({}));
@@ -58,11 +60,12 @@ function commandsPath(deviceId) {
 
 // Send a command; resolve with the finished command. onUpdate sees each state it passes
 // through (queued, sent) so the screen can say what is happening.
-export async function command(deviceId, name, params = {}, { queue = false, onUpdate } = {}) {
-  let current = await api("POST", commandsPath(deviceId), { name, params, queue });
+// signal (an AbortSignal) stops waiting; the command itself is not withdrawn.
+export async function command(deviceId, name, params = {}, { queue = false, onUpdate, signal } = {}) {
+  let current = await api("POST", commandsPath(deviceId), { name, params, queue }, { signal });
   while (!FINISHED.has(current.status)) {
     if (onUpdate) onUpdate(current);
-    current = await api("GET", `${commandsPath(deviceId)}/${current.commandId}?wait=25`);
+    current = await api("GET", `${commandsPath(deviceId)}/${current.commandId}?wait=25`, undefined, { signal });
   }
   if (onUpdate) onUpdate(current);
   return current;

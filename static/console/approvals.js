@@ -1,6 +1,6 @@
 // Approval cards (SPEC CON-6): what Codex wants to do, and the answers it accepts.
 import { ApiError, run } from "./api.js";
-import { fill, gettext, h } from "./dom.js";
+import { fill, gettext, h, replace } from "./dom.js";
 import { changesView } from "./items.js";
 
 const DECISIONS = [
@@ -33,9 +33,13 @@ function detail(term, value, code = false) {
   return [h("dt", {}, term), h("dd", {}, code ? h("code", { class: "cmd" }, value) : value)];
 }
 
+// How long an answer may wait for the computer before the card offers Retry and Cancel.
+const SLOW_ANSWER_MS = 10000;
+
 // event: the approval event; item: the command or file change it is about (if known);
-// link: where "Open session" goes; onDone: called once the answer is delivered.
-export function approvalCard(event, { item, link, onDone, toast }) {
+// link: where "Open session" goes; onDone: called once the answer is delivered; online:
+// whether the computer is connected (an offline one cannot take an answer).
+export function approvalCard(event, { item, link, onDone, toast, online = true }) {
   const params = event.payload?.params || {};
   const method = event.payload?.method || event.eventType;
   const files = isFileChange(method);
@@ -43,23 +47,58 @@ export function approvalCard(event, { item, link, onDone, toast }) {
   const heading = files ? gettext("Codex wants to change files") : gettext("Codex wants to run a command");
   const status = h("p", { class: "meta", role: "status" });
   const buttons = decisionsFor(files ? null : params).map(([decision, label, tone]) =>
-    h("button", { type: "button", class: tone, "data-decision": decision, onclick: () => decide(decision) }, label()));
+    h("button", { type: "button", class: tone, "data-decision": decision, disabled: !online, onclick: () => decide(decision) }, label()));
+  const slow = h("div", { class: "actions", hidden: true });
+  if (!online) status.textContent = gettext("The computer is offline. Answer when it is back.");
+  let attempt = null;
+
+  function settle(text) {
+    clearTimeout(attempt?.timer);
+    attempt = null;
+    slow.hidden = true;
+    slow.replaceChildren();
+    status.textContent = text;
+  }
+
+  function stopWaiting() {
+    attempt?.controller.abort();
+    settle("");
+    for (const button of buttons) button.disabled = false;
+  }
 
   async function decide(decision) {
+    attempt?.controller.abort();
+    clearTimeout(attempt?.timer);
+    const mine = { controller: new AbortController() };
+    attempt = mine;
     for (const button of buttons) button.disabled = true;
-    status.textContent = gettext("Sending your answer…");
+    slow.hidden = true;
+    replace(status, h("progress", { "aria-label": gettext("Sending your answer…") }), " ", gettext("Sending your answer…"));
+    // The computer may never answer (it hung, or its link died unnoticed): after a while,
+    // say so and let the person send it again or stop waiting for it.
+    mine.timer = setTimeout(() => {
+      if (attempt !== mine) return;
+      status.textContent = gettext("The computer has not confirmed your answer yet.");
+      replace(slow,
+        h("button", { type: "button", class: "primary", onclick: () => decide(decision) }, gettext("Retry")),
+        h("button", { type: "button", onclick: stopWaiting }, gettext("Stop waiting")));
+      slow.hidden = false;
+    }, SLOW_ANSWER_MS);
     try {
-      await run(event.deviceId, "resolveApproval", { requestId: event.payload.requestId, decision });
-      status.textContent = gettext("Answered.");
+      await run(event.deviceId, "resolveApproval", { requestId: event.payload.requestId, decision },
+        { signal: mine.controller.signal });
+      if (attempt !== mine) return;
+      settle(gettext("Answered."));
       onDone(decision);
     } catch (error) {
+      if (attempt !== mine) return;  // retried or cancelled meanwhile
       if (error instanceof ApiError && error.code === "approval_not_found") {
+        settle("");
         toast(gettext("This request was already answered or is no longer waiting."));
         onDone(null);
         return;
       }
-      status.textContent = "";
-      for (const button of buttons) button.disabled = false;
+      stopWaiting();
       toast(fill(gettext("Your answer did not reach the computer: %(message)s"), { message: error.message }), "error");
     }
   }
@@ -75,5 +114,6 @@ export function approvalCard(event, { item, link, onDone, toast }) {
     files ? changesView(item?.changes) : null,
     h("div", { class: "actions" }, buttons),
     status,
+    slow,
     link ? h("a", { href: link }, gettext("Open session")) : null);
 }

@@ -1,6 +1,6 @@
 // The first screen: what needs the person across all devices (CON-6), then their
 // computers (CON-2), and how to add one (CON-8).
-import { approvalCard } from "./approvals.js";
+import { approvalCard, approvalKey } from "./approvals.js";
 import { fill, gettext, h, replace, when } from "./dom.js";
 import { forgetApproval, itemFor, refreshAttention, refreshDevices, store, subscribe } from "./store.js";
 
@@ -42,8 +42,16 @@ export function attentionList(events, { toast }) {
       link: event.threadId ? sessionLink(event.deviceId, event.threadId) : null,
       onDone: () => forgetApproval(event),
       toast,
+      online: store.devices.get(event.deviceId)?.online !== false,
     },
   ));
+}
+
+// What the cards waiting for an answer show: which requests, and whether each computer
+// can take an answer now. A change of either repaints them.
+export function waitingKey(events) {
+  return events.map((event) =>
+    `${approvalKey(event)}:${store.devices.get(event.deviceId)?.online !== false}`).join(" ");
 }
 
 export function mount(root, { toast }) {
@@ -53,9 +61,9 @@ export function mount(root, { toast }) {
   let shown = null;
 
   function draw(change = { devices: true, attention: true }) {
-    const keys = [...store.attention.keys()].join(" ");
+    const keys = waitingKey([...store.attention.values()]);
     // Repainting a card would drop the focus of someone about to press it.
-    if ((change.attention || change.event) && keys !== shown) {
+    if ((change.attention || change.event || change.devices) && keys !== shown) {
       shown = keys;
       const waiting = [...store.attention.values()];
       attention.hidden = waiting.length === 0;

@@ -92,12 +92,21 @@ const TURN_STATUS = {
   inProgress: () => gettext("Working…"),
 };
 
+const ENDED_BECAUSE = {
+  offline: () => gettext("Ended: the computer went offline"),
+  codexRestarted: () => gettext("Ended: Codex restarted"),
+};
+
 export function turnFooter(turn) {
-  const parts = [h("span", {}, TURN_STATUS[turn.status] ? TURN_STATUS[turn.status]() : turn.status)];
+  const status = turn.endedBecause ? "ended" : turn.status;
+  const label = turn.endedBecause
+    ? ENDED_BECAUSE[turn.endedBecause]()
+    : TURN_STATUS[turn.status] ? TURN_STATUS[turn.status]() : turn.status;
+  const parts = [h("span", {}, label)];
   if (turn.durationMs) parts.push(h("span", {}, fill(gettext("%(seconds)s s"), { seconds: (turn.durationMs / 1000).toFixed(1) })));
   const total = turn.usage?.total?.totalTokens;
   if (total) parts.push(h("span", {}, fill(gettext("%(count)s tokens"), { count: total.toLocaleString() })));
-  return h("div", { class: "turn-end", "data-status": turn.status }, parts);
+  return h("div", { class: "turn-end", "data-status": status }, parts);
 }
 
 export function turnView(turn) {

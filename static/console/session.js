@@ -4,12 +4,13 @@ import { api, devicePath, run } from "./api.js";
 import { approvalCard } from "./approvals.js";
 import { field, fill, gettext, h, replace } from "./dom.js";
 import { describeControl } from "./device.js";
-import { deviceLink, presence } from "./home.js";
+import { deviceLink, presence, waitingKey } from "./home.js";
 import { turnView } from "./items.js";
 import { forgetApproval, itemFor, store, subscribe, waitingIn } from "./store.js";
 import { ThreadModel } from "./thread.js";
 
 const HISTORY_PAGES = 20;
+const ENDS_TURNS = { "device.offline": "offline", "agent.codex.started": "codexRestarted" };
 
 async function loadLog(deviceId, threadId, model) {
   let after = 0;
@@ -102,13 +103,14 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
 
   function drawWaiting() {
     const events = waitingIn(deviceId, threadId);
-    const keys = events.map((event) => event.payload?.requestId).join(" ");
+    const keys = waitingKey(events);
     if (keys === shownWaiting) return;
     shownWaiting = keys;
     replace(waiting, events.map((event) => approvalCard(event, {
       item: model.turns.get(event.turnId)?.items.get(event.payload?.params?.itemId) || itemFor(event),
       onDone: () => forgetApproval(event),
       toast,
+      online: device()?.online !== false,
     })));
     // A question from Codex must not wait below the fold.
     if (waiting.lastElementChild) waiting.lastElementChild.scrollIntoView({ block: "center" });
@@ -177,6 +179,10 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     if (!event || event.deviceId !== deviceId) return;
     drawWaiting();
     if (event.eventType.startsWith("device.")) drawHeader();
+    // A turn cannot outlive its Codex, and nothing says a computer that went offline is
+    // still running it: show it ended, and let the composer start a new turn.
+    const ended = ENDS_TURNS[event.eventType];
+    if (ended && loaded && model.endRunning(ended)) schedule();
     if (event.threadId !== threadId) return;
     if (!loaded) buffered.push(event);
     else if (model.apply(event)) schedule();
@@ -195,6 +201,7 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     loaded = true;
     for (const event of buffered) model.apply(event);
     buffered = [];
+    if (device() && !device().online) model.endRunning("offline");
     drawTurns();
   })();
 

@@ -34,10 +34,26 @@ export class ThreadModel {
 
   running() {
     for (const turn of [...this.turns.values()].reverse()) {
-      if (turn.status === "inProgress") return turn;
+      if (turn.status === "inProgress" && !turn.endedBecause) return turn;
       if (turn.status) return null;
     }
     return null;
+  }
+
+  // The turn cannot be going on as far as the console can tell: the computer went
+  // offline ("offline") or Codex started again ("codexRestarted"). An offline computer
+  // may come back with the turn still running; its next event then revives it.
+  endRunning(reason) {
+    const turn = this.running();
+    if (!turn) return false;
+    turn.endedBecause = reason;
+    if (reason === "codexRestarted") turn.status = "interrupted";
+    this.touch(turn);
+    return true;
+  }
+
+  revive(turn) {
+    if (turn.endedBecause === "offline") turn.endedBecause = null;
   }
 
   applySnapshot(thread) {
@@ -78,6 +94,7 @@ export class ThreadModel {
     if (kind === "turn/started") {
       const turn = this.turn(payload.turn?.id || event.turnId);
       turn.status = "inProgress";
+      turn.endedBecause = null;
       this.touch(turn);
       return true;
     }
@@ -92,6 +109,7 @@ export class ThreadModel {
     }
     if (kind === "item/started" || kind === "item/completed") {
       const turn = this.turn(payload.turnId || event.turnId);
+      this.revive(turn);
       this.upsert(turn, payload.item, kind === "item/completed");
       this.touch(turn);
       return true;
@@ -101,6 +119,7 @@ export class ThreadModel {
       const item = turn.items.get(payload.itemId);
       const key = DELTAS[kind];
       if (item && item.done) return false;
+      this.revive(turn);
       const target = item || { id: payload.itemId, type: kind.split("/")[1], done: false, version: 0 };
       target[key] = (target[key] || "") + (payload.delta || "");
       target.version += 1;
