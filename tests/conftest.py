@@ -12,6 +12,9 @@ from django.test import Client
 
 from codexpanel import clock as relay_clock
 
+# The browser and the deployment the console's browser tests share, as fixtures by name.
+pytest_plugins = ["tests.browser", "tests.console_kit"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery staple"
 

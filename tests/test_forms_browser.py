@@ -16,7 +16,7 @@ from django.utils import translation
 
 from agent.relay_client import RelayClient
 
-from .browser import chromium, phone, screenshot, static_root  # noqa: F401
+from .browser import phone, screenshot
 from .conftest import PASSWORD
 from .live import Relay, sqlite_relay
 from .pairing import PROFILE
@@ -51,7 +51,7 @@ print(minted.plaintext)
 
 
 @pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory, static_root: dict[str, str]) -> Iterator[Any]:  # noqa: F811
+def relay(tmp_path_factory: pytest.TempPathFactory, static_root: dict[str, str]) -> Iterator[Any]:
     tmp = tmp_path_factory.mktemp("forms")
     env = {
         **static_root,
@@ -65,7 +65,7 @@ def relay(tmp_path_factory: pytest.TempPathFactory, static_root: dict[str, str])
 
 
 @pytest.fixture
-def page(chromium: Any, relay: Relay) -> Iterator[Any]:  # noqa: F811
+def page(chromium: Any, relay: Relay) -> Iterator[Any]:
     context = phone(chromium, relay.hosts[0])
     page = context.new_page()
     problems: list[str] = []
