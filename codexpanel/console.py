@@ -44,6 +44,8 @@ SHELL_FILES = (
     "console/session.js",
     "console/signin.js",
     "console/account.js",
+    "console/retry.js",
+    "console/confirm.js",
     "console/icon.svg",
     "console/icon-192.png",
     "console/icon-512.png",

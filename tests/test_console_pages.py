@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,17 @@ def test_the_service_worker_keeps_the_shell_and_never_the_api(client):
     assert shell[3:] == [f"/static/{name}" for name in SHELL_FILES]
     assert not [url for url in shell if url.startswith(("/api/", "/events"))]
     assert re.search(r'const CACHE = "codexpanel-shell-[0-9a-f]{16}";', script)
+
+
+def test_every_console_script_and_style_is_part_of_the_offline_shell():
+    # A module left out is missing when the installed console starts offline.
+    static = Path(__file__).resolve().parent.parent / "static"
+    shipped = {
+        str(path.relative_to(static))
+        for path in static.rglob("*")
+        if path.suffix in (".js", ".css")
+    }
+    assert shipped - set(SHELL_FILES) == set()
 
 
 def test_every_shell_file_exists(client):
