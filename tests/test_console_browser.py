@@ -343,3 +343,22 @@ def test_a_person_buys_a_monthly_card_from_their_balance(chromium, tmp_path, sta
             "call_command('audit_wallets')"
         )
         assert "every balance matches its ledger" in audit
+
+
+def test_codex_markdown_is_rendered_safely_with_highlighted_code(page, world):
+    sign_in(page)
+    open_new_session(page, world)
+    send(page, "[markdown]")
+    message = page.locator(".item.agent .markdown")
+    message.locator("strong", has_text="Looking at").wait_for()
+    assert message.locator("code", has_text="src").count() == 1
+    assert message.locator("pre code .hljs-keyword", has_text="def").count() == 1
+    assert message.locator("li").all_inner_texts() == ["one", "two"]
+    link = message.get_by_role("link", name="the docs")
+    assert link.get_attribute("href") == "https://example.com/docs"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    # Raw HTML from the model is shown as text, never made into elements or run.
+    assert message.locator("img, b").count() == 0
+    assert "<b>raw</b>" in message.inner_text()
+    assert page.evaluate("window.injected") is None
+    screenshot(page, "markdown")

@@ -1,6 +1,7 @@
 // How each kind of Codex item looks in a session (SPEC CON-4): messages, commands with
 // their output, file changes with diffs, plans, reasoning, usage and errors.
 import { fill, gettext, h } from "./dom.js";
+import { markdown } from "./markdown.js";
 
 const COMMAND_STATUS = {
   inProgress: () => gettext("running"),
@@ -52,7 +53,7 @@ export function itemView(item) {
     case "userMessage":
       return card("user", gettext("You"), h("div", {}, userText(item)));
     case "agentMessage":
-      return card("agent", gettext("Codex"), h("div", { class: "text" }, item.text || "…"));
+      return card("agent", gettext("Codex"), h("div", { class: "text markdown" }, item.text ? markdown(item.text) : "…"));
     case "reasoning": {
       const text = item.summaryText || (item.summary || []).join("\n") || item.reasoningText || "";
       return text ? card("reasoning", gettext("Thinking"), text) : null;
@@ -67,7 +68,7 @@ export function itemView(item) {
     case "fileChange":
       return card("files", [h("span", {}, gettext("File changes")), statusPill(item.status)], changesView(item.changes));
     case "plan":
-      return card("plan", gettext("Plan"), h("div", { class: "text" }, item.text || ""));
+      return card("plan", gettext("Plan"), h("div", { class: "text markdown" }, markdown(item.text || "")));
     case "webSearch":
       return card("tool", gettext("Web search"), item.query || "");
     case "mcpToolCall":

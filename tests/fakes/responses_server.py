@@ -19,6 +19,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 GREETING = ["Hello ", "from the ", "fake model."]
+# What "[markdown]" answers: the Markdown a real model writes, streamed in pieces that
+# split its marks, plus raw HTML a page must never run.
+MARKDOWN = [
+    "**Looking at** the `src` folder.\n\n",
+    "```python\ndef greet():\n    return 'hi'\n```\n\n",
+    "- one\n- two\n\nSee [the docs](https://example.com/docs) ",
+    'and <img src=x onerror="window.injected=1"> <b>raw</b>.',
+]
 
 
 def _sse(kind: str, payload: dict[str, Any]) -> bytes:
@@ -86,6 +94,8 @@ class Handler(BaseHTTPRequestHandler):
                 "*** End Patch\nEOF\n"
             )
             self._tool_call(number, command)
+        elif "[markdown]" in text:
+            self._message(number, MARKDOWN)
         elif "[slow]" in text:
             self._message(number, [f"chunk {n} " for n in range(60)], pause=0.25)
         else:
