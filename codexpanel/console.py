@@ -47,6 +47,8 @@ SHELL_FILES = (
     "console/retry.js",
     "console/confirm.js",
     "console/markdown.js",
+    "console/diffs.js",
+    "console/output.js",
     "vendor/markdown-it/markdown-it.min.js",
     "vendor/dompurify/purify.min.js",
     "vendor/highlight/highlight.min.js",

@@ -1,7 +1,7 @@
 // Approval cards (SPEC CON-6): what Codex wants to do, and the answers it accepts.
 import { ApiError, run } from "./api.js";
 import { fill, gettext, h, replace } from "./dom.js";
-import { changesView } from "./items.js";
+import { changesView } from "./diffs.js";
 
 const DECISIONS = [
   ["accept", () => gettext("Approve"), "primary"],
@@ -38,8 +38,9 @@ const SLOW_ANSWER_MS = 10000;
 
 // event: the approval event; item: the command or file change it is about (if known);
 // link: where "Open session" goes; onDone: called once the answer is delivered; online:
-// whether the computer is connected (an offline one cannot take an answer).
-export function approvalCard(event, { item, link, onDone, toast, online = true }) {
+// whether the computer is connected (an offline one cannot take an answer); changesAt:
+// the id of the element that already shows the file changes, so they are not shown twice.
+export function approvalCard(event, { item, link, onDone, toast, online = true, changesAt = null }) {
   const params = event.payload?.params || {};
   const method = event.payload?.method || event.eventType;
   const files = isFileChange(method);
@@ -110,8 +111,15 @@ export function approvalCard(event, { item, link, onDone, toast, online = true }
       detail(gettext("Command"), command, true),
       detail(gettext("Folder"), params.cwd || item?.cwd),
       detail(gettext("Reason"), params.reason),
-      detail(gettext("Grants write access to"), params.grantRoot)),
-    files ? changesView(item?.changes) : null,
+      detail(gettext("Grants write access to"), params.grantRoot),
+      files && item?.changes?.length
+        ? [h("dt", {}, gettext("Files")), h("dd", {}, item.changes.map((change) => h("code", { class: "path" }, change.path)))]
+        : null),
+    files && changesAt
+      ? h("button", { type: "button", class: "link show-changes", onclick: () => document.getElementById(changesAt)?.scrollIntoView({ block: "start" }) },
+        gettext("Show the changes"))
+      : null,
+    files && !changesAt ? changesView(item?.changes) : null,
     h("div", { class: "actions" }, buttons),
     status,
     slow,

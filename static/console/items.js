@@ -1,7 +1,9 @@
 // How each kind of Codex item looks in a session (SPEC CON-4): messages, commands with
 // their output, file changes with diffs, plans, reasoning, usage and errors.
 import { fill, gettext, h } from "./dom.js";
+import { changesView } from "./diffs.js";
 import { markdown } from "./markdown.js";
+import { outputView } from "./output.js";
 
 const COMMAND_STATUS = {
   inProgress: () => gettext("running"),
@@ -17,27 +19,6 @@ function statusPill(status) {
   return h("span", { class: `pill ${tone}` }, label);
 }
 
-export function diffView(diff) {
-  const pre = h("pre", { class: "diff", tabindex: "0", "aria-label": gettext("Diff") });
-  for (const line of String(diff || "").split("\n")) {
-    const tone = line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : null;
-    pre.append(h("span", { class: tone }, line), "\n");
-  }
-  return pre;
-}
-
-const CHANGE_KIND = { add: () => gettext("added"), delete: () => gettext("deleted"), update: () => gettext("changed") };
-
-export function changesView(changes) {
-  return (changes || []).map((change) => {
-    const kind = change.kind?.type;
-    return h("div", { class: "change" },
-      h("p", { class: "meta" }, h("code", {}, change.path), " · ",
-        CHANGE_KIND[kind] ? CHANGE_KIND[kind]() : kind || ""),
-      change.diff ? diffView(change.diff) : null);
-  });
-}
-
 function userText(item) {
   return (item.content || [])
     .map((part) => (part.type === "text" ? part.text : part.type === "image" || part.type === "localImage" ? gettext("[image]") : ""))
@@ -46,6 +27,11 @@ function userText(item) {
 
 function card(kind, label, ...body) {
   return h("article", { class: `item ${kind}` }, label ? h("div", { class: "label" }, label) : null, ...body);
+}
+
+// The id a command or file change is shown under, so an approval card can point to it.
+export function itemAnchor(itemId) {
+  return `item-${itemId}`;
 }
 
 export function itemView(item) {
@@ -62,11 +48,14 @@ export function itemView(item) {
       return card("command", [h("span", {}, gettext("Command")), statusPill(item.status)],
         h("code", { class: "cmd" }, item.command || ""),
         item.cwd ? h("p", { class: "meta" }, fill(gettext("in %(cwd)s"), { cwd: item.cwd })) : null,
-        item.aggregatedOutput ? h("pre", { class: "output", tabindex: "0", "aria-label": gettext("Output") }, item.aggregatedOutput) : null,
+        item.aggregatedOutput ? outputView(item.id, item.aggregatedOutput) : null,
         item.exitCode !== null && item.exitCode !== undefined
           ? h("p", { class: "meta" }, fill(gettext("exit code %(code)s"), { code: item.exitCode })) : null);
-    case "fileChange":
-      return card("files", [h("span", {}, gettext("File changes")), statusPill(item.status)], changesView(item.changes));
+    case "fileChange": {
+      const view = card("files", [h("span", {}, gettext("File changes")), statusPill(item.status)], changesView(item.changes));
+      view.id = itemAnchor(item.id);
+      return view;
+    }
     case "plan":
       return card("plan", gettext("Plan"), h("div", { class: "text markdown" }, markdown(item.text || "")));
     case "webSearch":

@@ -5,7 +5,7 @@ import { approvalCard } from "./approvals.js";
 import { field, fill, gettext, h, replace } from "./dom.js";
 import { describeControl } from "./device.js";
 import { deviceLink, presence, waitingKey } from "./home.js";
-import { turnView } from "./items.js";
+import { itemAnchor, turnView } from "./items.js";
 import { forgetApproval, itemFor, store, subscribe, waitingIn } from "./store.js";
 import { ThreadModel } from "./thread.js";
 
@@ -39,7 +39,8 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
   const input = h("textarea", { name: "input", rows: "2", required: true });
   const send = h("button", { type: "submit", class: "primary" }, gettext("Send"));
   const interrupt = h("button", { type: "button", class: "danger", hidden: true }, gettext("Interrupt"));
-  const composer = h("form", { class: "composer" },
+  const jump = h("button", { type: "button", class: "jump", hidden: true }, gettext("Jump to latest"));
+  const composer = h("form", { class: "composer" }, jump,
     field(gettext("Message to Codex"), input), pending,
     h("div", { class: "actions" }, send, interrupt));
 
@@ -81,7 +82,6 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
 
   function drawTurns() {
     frame = 0;
-    const following = window.innerHeight + window.scrollY >= document.body.scrollHeight - 160;
     for (const turn of model.turns.values()) {
       const known = turnNodes.get(turn.id);
       if (known && known.version === turn.version) continue;
@@ -97,8 +97,10 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     }
     drawHeader();
     drawComposer();
-    // Keep the newest output in view unless the person scrolled up to read.
-    if (following) window.scrollTo({ top: document.body.scrollHeight });
+    // Keep the newest output in view unless the person scrolled up to read; then say
+    // that there is more below.
+    if (following) toLatest();
+    else jump.hidden = false;
   }
 
   function drawWaiting() {
@@ -108,6 +110,7 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     shownWaiting = keys;
     replace(waiting, events.map((event) => approvalCard(event, {
       item: model.turns.get(event.turnId)?.items.get(event.payload?.params?.itemId) || itemFor(event),
+      changesAt: shownItem(event.payload?.params?.itemId),
       onDone: () => forgetApproval(event),
       toast,
       online: device()?.online !== false,
@@ -115,6 +118,35 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     // A question from Codex must not wait below the fold.
     if (waiting.lastElementChild) waiting.lastElementChild.scrollIntoView({ block: "center" });
   }
+
+  // The id under which the session already shows an item, if it does.
+  function shownItem(itemId) {
+    if (!itemId) return null;
+    for (const turn of model.turns.values()) {
+      if (turn.items.has(itemId)) return itemAnchor(itemId);
+    }
+    return null;
+  }
+
+  // Whether the view follows the newest output: it does while the person is at the end.
+  let following = true;
+  function atEnd() {
+    return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80;
+  }
+  function toLatest() {
+    following = true;
+    jump.hidden = true;
+    window.scrollTo({ top: document.documentElement.scrollHeight });
+  }
+  function onScroll() {
+    following = atEnd();
+    if (following) jump.hidden = true;
+  }
+  // Whatever the page scrolls into view (a question from Codex, a focused field) lands
+  // above the composer, never under it.
+  const roomForComposer = new ResizeObserver(() => {
+    document.documentElement.style.scrollPaddingBottom = `${composer.offsetHeight + 8}px`;
+  });
 
   function schedule() {
     if (!frame) frame = requestAnimationFrame(drawTurns);
@@ -137,6 +169,7 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     const params = { threadId, input: text };
     if (running) params.turnId = running.id;
     input.value = "";
+    toLatest();  // what was sent, and the answer to it, are in view
     const line = h("span", { class: `pill ${queue ? "queued" : ""}` }, queue ? gettext("Queued") : gettext("Sending…"));
     try {
       await track(line, run(deviceId, name, params, {
@@ -164,6 +197,9 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
   }
 
   composer.addEventListener("submit", submit);
+  jump.addEventListener("click", toLatest);
+  window.addEventListener("scroll", onScroll, { passive: true });
+  roomForComposer.observe(composer);
   interrupt.addEventListener("click", stop);
 
   replace(root,
@@ -209,6 +245,9 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     destroy() {
       unsubscribe();
       if (frame) cancelAnimationFrame(frame);
+      window.removeEventListener("scroll", onScroll);
+      roomForComposer.disconnect();
+      document.documentElement.style.scrollPaddingBottom = "";
     },
   };
 }
