@@ -231,6 +231,13 @@ def assign_owner(device: Device, owner: User, actor: User) -> Device:
 
 
 @transaction.atomic
+def rename_device(device: Device, name: str) -> Device:
+    """Give a device the name its owner knows it by; the agent keeps its own id."""
+    device.name = name
+    device.save(update_fields=["name"])
+    return device
+
+
 def remove_device(device: Device) -> None:
     """Unbind and forget a device, freeing its place in the owner's quota."""
     device_pk, device_id = device.pk, device.device_id

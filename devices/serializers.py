@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
@@ -20,6 +21,18 @@ class DeviceSerializer(serializers.Serializer):
     lastError = serializers.CharField(source="last_error")
     createdAt = serializers.DateTimeField(source="created_at")
     boundAt = serializers.DateTimeField(source="bound_at")
+
+
+def _printable(value: str) -> str:
+    # DRF's CharField already refuses NUL and lone surrogates; line breaks, tabs and other
+    # control characters have no place in a name shown on one line of every screen.
+    if not value.isprintable():
+        raise serializers.ValidationError(_("A name holds printable characters only."))
+    return value
+
+
+class RenameDeviceSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, validators=[_printable])
 
 
 class DeviceListSerializer(serializers.Serializer):

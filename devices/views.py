@@ -22,7 +22,7 @@ from . import actions
 from .access import Use, authorize_device, visible_devices
 from .authentication import DeviceTokenAuthentication
 from .releases import current_release
-from .serializers import DeviceListSerializer, DeviceSerializer
+from .serializers import DeviceListSerializer, DeviceSerializer, RenameDeviceSerializer
 
 ERRORS = {code: ErrorSerializer for code in (401, 403, 404)}
 
@@ -48,6 +48,19 @@ class DeviceDetailView(SignedInView):
     def get(self, request: Request, device_id: str) -> Response:
         device = authorize_device(request.user, device_id, Use.READ)
         return Response(DeviceSerializer(device).data)
+
+    @extend_schema(
+        request=RenameDeviceSerializer,
+        responses={200: DeviceSerializer, **ERRORS},
+        summary="Rename a device",
+    )
+    def patch(self, request: Request, device_id: str) -> Response:
+        device = authorize_device(request.user, device_id, Use.OPERATE)
+        data = RenameDeviceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(
+            DeviceSerializer(actions.rename_device(device, data.validated_data["name"])).data
+        )
 
     @extend_schema(
         responses={200: MessageSerializer, **ERRORS},

@@ -153,3 +153,43 @@ def test_one_device_has_at_most_one_active_token(paired):
         DeviceToken.objects.create(
             device=device, token_hash="0" * 64, hint="cpd_x", created_at=device.created_at
         )
+
+
+def rename(person, name, device_id=PROFILE["deviceId"], **extra):
+    return person.client.patch(
+        f"/api/devices/{device_id}",
+        data={"name": name},
+        content_type="application/json",
+        **{"HTTP_X_CSRFTOKEN": person.client.cookies["csrftoken"].value, **extra},
+    )
+
+
+def test_an_owner_renames_a_device_and_the_name_is_trimmed(ada_browser, paired):
+    answer = rename(ada_browser, "  Studio Mac  ")
+    assert answer.status_code == 200 and answer.json()["name"] == "Studio Mac"
+    assert Device.objects.get().name == "Studio Mac"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "two\nlines", "tab\there", "nul\x00", "x" * 201])
+def test_a_name_that_cannot_be_shown_on_one_line_is_refused_and_nothing_changes(
+    ada_browser, paired, name
+):
+    answer = rename(ada_browser, name)
+    assert answer.status_code == 400 and error_of(answer) == "invalid_request", answer.json()
+    assert Device.objects.get().name == PROFILE["deviceName"]
+
+
+def test_another_user_cannot_rename_a_device(mallory, paired):
+    answer = rename(mallory, "mine now")
+    assert answer.status_code == 404 and error_of(answer) == "device_not_found"
+    assert Device.objects.get().name == PROFILE["deviceName"]
+
+
+def test_renaming_needs_the_pages_csrf_token(ada_browser, paired):
+    forged = ada_browser.client.patch(
+        f"/api/devices/{PROFILE['deviceId']}",
+        data={"name": "forged"},
+        content_type="application/json",
+    )
+    assert forged.status_code == 403
+    assert Device.objects.get().name == PROFILE["deviceName"]

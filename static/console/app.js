@@ -40,7 +40,11 @@ function toast(message, tone = "") {
   setTimeout(() => node.remove(), tone === "error" ? 10000 : 5000);
 }
 
-function navigate(link) {
+// message: said on the screen the link opens (the one being left is cleared).
+let arrivalMessage = null;
+
+function navigate(link, message = null) {
+  arrivalMessage = message;
   if (location.hash === link) route();
   else location.hash = link;
 }
@@ -58,6 +62,8 @@ function leaveScreen() {
 function show(mount, params = []) {
   leaveScreen();
   current = mount(view, { params, toast, navigate, config });
+  if (arrivalMessage) toast(arrivalMessage);
+  arrivalMessage = null;
   // After moving between screens, screen readers start at the new screen's heading; the
   // first screen keeps the browser's own starting point.
   const heading = view.querySelector("h1");

@@ -100,6 +100,47 @@ function actionsCard(device, { toast }) {
     h("div", { class: "actions" }, actions));
 }
 
+function ownershipCard(device, { toast, navigate }) {
+  const name = h("input", { name: "name", value: device.name || "", maxlength: "200", required: true, autocomplete: "off" });
+  const save = h("button", { type: "submit" }, gettext("Rename"));
+  const rename = h("form", {
+    onsubmit: async (submit) => {
+      submit.preventDefault();
+      save.disabled = true;
+      try {
+        await api("PATCH", devicePath(device.deviceId), { name: name.value });
+        await refreshDevices();
+        toast(gettext("Renamed."));
+      } catch (problem) {
+        toast(problem.message, "error");
+      } finally {
+        save.disabled = false;
+      }
+    },
+  }, field(gettext("Name"), name), save);
+  const remove = h("button", {
+    type: "button",
+    class: "danger",
+    onclick: async () => {
+      const sure = await confirmAction({
+        title: fill(gettext("Remove %(name)s?"), { name: device.name || device.deviceId }),
+        message: gettext("The computer is signed out of the relay and its place in your quota is freed. Its history here is deleted. To use it again, run the installer on it."),
+        confirm: gettext("Remove computer"),
+      });
+      if (!sure) return;
+      try {
+        await api("DELETE", devicePath(device.deviceId));
+        await refreshDevices();
+        navigate("#/", fill(gettext("%(name)s was removed."), { name: device.name || device.deviceId }));
+      } catch (problem) {
+        toast(problem.message, "error");
+      }
+    },
+  }, gettext("Remove this computer"));
+  return h("section", { class: "card", "aria-labelledby": "ownership-heading" },
+    h("h2", { id: "ownership-heading" }, gettext("Name and removal")), rename, remove);
+}
+
 function newSessionForm(device, { toast, navigate }) {
   // Left empty, the agent starts Codex in its own workspace, which it knows best.
   const folder = h("input", { name: "cwd", placeholder: device.workspace || "", autocapitalize: "none", spellcheck: "false" });
@@ -168,6 +209,7 @@ function sessionsCard(device, context) {
 export function mount(root, { params: [deviceId], toast, navigate }) {
   const context = { toast, navigate };
   let shownOnline = null;
+  let shownName = null;
 
   function draw() {
     const device = store.devices.get(deviceId);
@@ -177,6 +219,7 @@ export function mount(root, { params: [deviceId], toast, navigate }) {
       return;
     }
     shownOnline = device.online;
+    shownName = device.name;
     replace(root,
       h("a", { class: "back", href: "#/" }, `← ${gettext("Your computers")}`),
       h("div", { class: "toolbar" }, h("h1", { tabindex: "-1" }, device.name || device.deviceId), presence(device)),
@@ -185,12 +228,13 @@ export function mount(root, { params: [deviceId], toast, navigate }) {
           { when: when(device.lastSeenAt || device.lastHeartbeatAt) })),
       sessionsCard(device, context),
       controlCard(device, context),
-      actionsCard(device, context));
+      actionsCard(device, context),
+      ownershipCard(device, context));
   }
 
   const unsubscribe = subscribe((change) => {
     const device = store.devices.get(deviceId);
-    if (change.devices && shownOnline === null) draw();
+    if (change.devices && (shownOnline === null || (device && device.name !== shownName))) draw();
     if (!device || !change.event || change.event.deviceId !== deviceId) return;
     if (device.online !== shownOnline) draw();
     if (change.event.eventType === "device.controlState") {

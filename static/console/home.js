@@ -100,7 +100,30 @@ export function mount(root, { toast }) {
   return { destroy() { unsubscribe(); clearInterval(timer); } };
 }
 
-export function mountAdd(root, { config }) {
+// The install one-liner with what a phone can do with it: copy it, or hand it to another
+// app (a chat with oneself, a note) when the browser can share.
+function installCommand(testId, command, toast) {
+  const copyButton = h("button", {
+    type: "button",
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(command);
+        toast(gettext("Copied. Paste it into a terminal on that computer."));
+      } catch {
+        toast(gettext("This browser does not let the page copy. Press and hold the command to copy it."), "error");
+      }
+    },
+  }, gettext("Copy"));
+  const share = navigator.share
+    ? h("button", { type: "button", onclick: () => navigator.share({ text: command }).catch(() => {}) }, gettext("Share"))
+    : null;
+  return [
+    h("pre", { class: "command", tabindex: "0", "data-testid": testId }, command),
+    h("div", { class: "actions" }, copyButton, share),
+  ];
+}
+
+export function mountAdd(root, { config, toast }) {
   const commands = config.installCommands;
   replace(root,
     h("a", { class: "back", href: "#/" }, `← ${gettext("Your computers")}`),
@@ -109,11 +132,11 @@ export function mountAdd(root, { config }) {
     h("section", { class: "card", "aria-labelledby": "unix-heading" },
       h("h2", { id: "unix-heading" }, gettext("macOS and Linux")),
       h("p", {}, gettext("In a terminal:")),
-      h("pre", { class: "command", tabindex: "0", "data-testid": "install-unix" }, commands.unix)),
+      installCommand("install-unix", commands.unix, toast)),
     h("section", { class: "card", "aria-labelledby": "windows-heading" },
       h("h2", { id: "windows-heading" }, gettext("Windows")),
       h("p", {}, gettext("In PowerShell:")),
-      h("pre", { class: "command", tabindex: "0", "data-testid": "install-windows" }, commands.windows)),
+      installCommand("install-windows", commands.windows, toast)),
     h("p", { class: "hint" }, gettext("No browser on that computer? Run the installer with --token-login and generate a one-time terminal token on the setup page from this phone.")));
   return { destroy() {} };
 }

@@ -23,7 +23,7 @@ async function loadLog(deviceId, threadId, model) {
   }
 }
 
-export function mount(root, { params: [deviceId, threadId], toast }) {
+export function mount(root, { params: [deviceId, threadId], toast, navigate }) {
   const model = new ThreadModel(threadId);
   const log = h("div", { class: "log", "aria-label": gettext("Session history") });
   const waiting = h("div", { class: "stack", "aria-live": "polite" });
@@ -65,6 +65,7 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     } else {
       replace(header, h("h1", { tabindex: "-1" }, name), current ? presence(current) : h("span"));
     }
+    archive.disabled = !current?.online;
     const running = model.running();
     status.textContent = [
       running ? gettext("Codex is working…") : "",
@@ -196,6 +197,22 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
     }
   }
 
+  // Archiving hides the session from Codex's list on that computer; its history stays.
+  const archive = h("button", {
+    type: "button",
+    class: "archive",
+    onclick: async () => {
+      archive.disabled = true;
+      try {
+        await run(deviceId, "archiveThread", { threadId });
+        navigate(deviceLink(deviceId), gettext("Session archived."));
+      } catch (problem) {
+        toast(problem.message, "error");
+        archive.disabled = false;
+      }
+    },
+  }, gettext("Archive session"));
+
   composer.addEventListener("submit", submit);
   jump.addEventListener("click", toLatest);
   window.addEventListener("scroll", onScroll, { passive: true });
@@ -204,7 +221,7 @@ export function mount(root, { params: [deviceId, threadId], toast }) {
 
   replace(root,
     h("a", { class: "back", href: deviceLink(deviceId) }, `← ${device()?.name || gettext("Computer")}`),
-    header, status, log, waiting, composer);
+    header, status, h("div", { class: "session-actions" }, archive), log, waiting, composer);
   drawTurns();
   drawWaiting();
 

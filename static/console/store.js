@@ -36,6 +36,11 @@ function track(event) {
   const payload = event.payload || {};
   const device = store.devices.get(event.deviceId);
   const kind = event.eventType;
+  if (!device && kind === "device.online" && store.user) {
+    // A computer paired since the list was read: fetch it, so it appears at once.
+    refreshDevices().catch(() => {});
+    return;
+  }
   if (device && (kind === "device.online" || kind === "device.offline")) {
     device.online = kind === "device.online";
     if (device.online) device.lastHeartbeatAt = event.at;

@@ -1,0 +1,97 @@
+"""Looking after computers and sessions from the phone (SPEC §6, CON-2, CON-8): rename and
+remove a computer, archive a session, copy the install command, and see a newly paired
+computer arrive without a reload. Driven in a phone's Chromium against a real agent on
+the real Codex."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import websocket
+
+from .browser import screenshot, sign_in
+from .console_kit import open_new_session, send
+from .realtime import hello
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+SECOND_DESK = """
+import django; django.setup()
+from accounts.models import User
+from devices.actions import bind_device, mint_device_token
+ada = User.objects.get(username="ada")
+minted = mint_device_token()
+bind_device(owner=ada, device_id="second-desk-0001", name="laptop", platform="linux",
+    agent_version="0.2.0", workspace="/l", token_hash=minted.digest,
+    token_hint=minted.plaintext[:12], bound_by=ada, allow_rebind=True)
+print(minted.plaintext)
+"""
+
+
+def test_a_person_renames_a_computer_and_removes_it_after_confirming(page, world):
+    sign_in(page)
+    page.get_by_role("link", name=re.compile("desk")).tap()
+    name = page.get_by_label("Name", exact=True)
+    name.fill("Studio Mac")
+    page.get_by_role("button", name="Rename").tap()
+    page.get_by_role("heading", name="Studio Mac").wait_for()
+    assert world.browser.call("GET", f"/api/devices/{world.device_id}")["name"] == "Studio Mac"
+
+    remove = page.get_by_role("button", name="Remove this computer")
+    remove.tap()
+    dialog = page.get_by_role("dialog", name="Remove Studio Mac?")
+    dialog.get_by_role("button", name="Cancel").tap()
+    assert [d["deviceId"] for d in world.browser.call("GET", "/api/devices")["devices"]] == [
+        world.device_id
+    ]
+    remove.tap()
+    dialog.get_by_role("button", name="Remove computer").tap()
+    page.get_by_role("heading", name="Your computers").wait_for()
+    page.get_by_text("Studio Mac was removed.").wait_for()
+    assert page.locator("[data-device]").count() == 0
+    assert world.browser.call("GET", "/api/devices")["devices"] == []
+
+
+def test_a_session_is_archived_from_the_phone(page, world):
+    sign_in(page)
+    open_new_session(page, world)
+    send(page, "say hi")
+    page.get_by_text("Turn completed").wait_for()
+    thread = page.url.rsplit("/", 1)[1]
+    page.get_by_role("button", name="Archive session").tap()
+    page.get_by_text("Session archived.").wait_for()
+    page.get_by_role("heading", name="desk").wait_for()
+    listed = world.browser.command(world.device_id, "listSessions")["result"]["data"]
+    assert thread not in [session["id"] for session in listed]
+
+
+def test_the_install_command_is_shown_whole_and_copied(page, world):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page)
+    page.get_by_role("link", name="Add a computer").tap()
+    command = page.get_by_test_id("install-unix")
+    box = command.bounding_box()
+    assert command.evaluate("(node) => node.scrollWidth <= node.clientWidth")
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    page.locator(".card", has=command).get_by_role("button", name="Copy").tap()
+    page.get_by_text("Copied. Paste it into a terminal on that computer.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == command.inner_text()
+    screenshot(page, "add-computer")
+
+
+def test_a_newly_paired_computer_appears_without_a_reload(page, world):
+    sign_in(page)
+    page.locator(f'[data-device="{world.device_id}"]').wait_for()
+    token = world.relay.python(SECOND_DESK).strip()
+    agent = websocket.create_connection(f"ws://{world.host}/device-wss", timeout=10)
+    try:
+        agent.send(json.dumps(hello(token)))
+        assert json.loads(agent.recv())["type"] == "server.welcome"
+        # Within 10 s, well before the list's own 30 s refresh.
+        row = page.locator('[data-device="second-desk-0001"]')
+        row.get_by_text("Online").wait_for(timeout=10_000)
+        assert row.get_by_text("laptop").is_visible()
+    finally:
+        agent.close()
