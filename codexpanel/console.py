@@ -55,6 +55,7 @@ SHELL_FILES = (
     "console/icon.svg",
     "console/icon-192.png",
     "console/icon-512.png",
+    "console/icon-maskable-512.png",
 )
 
 
@@ -97,6 +98,22 @@ def manifest(request: HttpRequest) -> JsonResponse:
         {"src": static("console/icon-192.png"), "sizes": "192x192", "type": "image/png"},
         {"src": static("console/icon-512.png"), "sizes": "512x512", "type": "image/png"},
         {"src": static("console/icon.svg"), "sizes": "any", "type": "image/svg+xml"},
+        # Full-bleed, the glyph inside the safe zone: launchers crop it to their own shape.
+        {
+            "src": static("console/icon-maskable-512.png"),
+            "sizes": "512x512",
+            "type": "image/png",
+            "purpose": "maskable",
+        },
+    ]
+    screenshots = [
+        {
+            "src": static("console/screenshot-computers.png"),
+            "sizes": "390x844",
+            "type": "image/png",
+            "form_factor": "narrow",
+            "label": _("Your computers, and whether each is online"),
+        },
     ]
     body = {
         "name": "codexpanel",
@@ -110,6 +127,7 @@ def manifest(request: HttpRequest) -> JsonResponse:
         "theme_color": "#1d4ed8",
         "lang": get_language(),
         "icons": icons,
+        "screenshots": screenshots,
     }
     return JsonResponse(body, content_type="application/manifest+json")
 

@@ -37,6 +37,32 @@ def test_the_manifest_makes_the_console_installable(client):
     assert manifest["display"] == "standalone"
     sizes = {icon["sizes"] for icon in manifest["icons"] if icon["type"] == "image/png"}
     assert {"192x192", "512x512"} <= sizes
+    assert [icon["purpose"] for icon in manifest["icons"] if "purpose" in icon] == ["maskable"]
+    assert [shot["form_factor"] for shot in manifest["screenshots"]] == ["narrow"]
+
+
+def test_every_manifest_image_is_served_at_its_stated_size(client):
+    from django.contrib.staticfiles import finders
+
+    manifest = client.get("/console/manifest.webmanifest").json()
+    for image in manifest["icons"] + manifest["screenshots"]:
+        if image["type"] != "image/png":
+            continue
+        found = finders.find(image["src"].removeprefix("/static/"))
+        header = Path(found).read_bytes()[:24]
+        width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+        assert image["sizes"] == f"{width}x{height}", image
+
+
+def test_the_console_has_a_theme_colour_for_light_and_for_dark(client):
+    page = client.get("/console/").content.decode()
+    colours = re.findall(
+        r'<meta name="theme-color" content="(#[0-9a-f]{6})" media="([^"]+)">', page
+    )
+    assert [media for _colour, media in colours] == [
+        "(prefers-color-scheme: light)",
+        "(prefers-color-scheme: dark)",
+    ]
 
 
 def test_the_service_worker_keeps_the_shell_and_never_the_api(client):
