@@ -49,6 +49,7 @@ SHELL_FILES = (
     "console/markdown.js",
     "console/diffs.js",
     "console/output.js",
+    "console/offline.js",
     "vendor/markdown-it/markdown-it.min.js",
     "vendor/dompurify/purify.min.js",
     "vendor/highlight/highlight.min.js",

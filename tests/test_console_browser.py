@@ -200,17 +200,37 @@ def test_the_console_speaks_chinese_to_a_chinese_browser(chromium, world):
         context.close()
 
 
-def test_the_installed_console_opens_offline_without_showing_stale_data(page, world):
+def test_the_installed_console_opens_offline_with_the_last_known_computers_read_only(page, world):
     sign_in(page)
     scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
     assert scope.endswith("/console/")
     page.reload()  # now under the service worker's control
     page.get_by_role("heading", name="Your computers").wait_for()
+    page.get_by_role("link", name=re.compile("desk")).tap()
+    page.locator("[data-thread], .list .empty", has_text=re.compile(".")).first.wait_for()
     page.context.set_offline(True)
     page.reload()
     page.get_by_text("You are offline.").wait_for()
     page.get_by_text("The relay cannot be reached.").wait_for()
+    # Not live data: nothing to tap, and marked as this phone's last copy.
     assert page.locator("[data-device]").count() == 0
+    known = page.locator('[data-known-device="live-desk-000001"]')
+    known.get_by_text("desk").wait_for()
+    known.get_by_text("Was online").wait_for()
+    page.get_by_text(re.compile("Read-only, as this phone last saw it")).wait_for()
+    assert known.locator("a, button").count() == 0
+    screenshot(page, "offline-last-known")
+    page.context.set_offline(False)  # back on the network, it comes up by itself
+    page.get_by_role("heading", name="desk").wait_for(timeout=10_000)  # where it was left
+
+    # Signing out forgets the copy.
+    page.locator("details.menu summary").tap()
+    page.get_by_role("button", name="Sign out").tap()
+    page.get_by_role("heading", name="Sign in").wait_for()
+    page.context.set_offline(True)
+    page.reload()
+    page.get_by_text("The relay cannot be reached.").wait_for()
+    assert page.locator("[data-known-device]").count() == 0
     page.context.set_offline(False)
 
 

@@ -7,7 +7,8 @@ import { fill, gettext, h } from "./dom.js";
 import * as home from "./home.js";
 import * as session from "./session.js";
 import * as signin from "./signin.js";
-import { countdown, Retry } from "./retry.js";
+import { forget, readSnapshot, showLastKnown } from "./offline.js";
+import { Countdown, Retry } from "./retry.js";
 import { applyEvent, refreshAttention, refreshDevices, reset, store, subscribe } from "./store.js";
 import { EventStream } from "./stream.js";
 
@@ -87,10 +88,17 @@ function route() {
 // What the banner says of the stream: nothing while it is live.
 let streamLine = [];
 
+let streamCountdown = null;
 const stream = new EventStream({
   onEvent: applyEvent,
   onState: async (state, { seconds, retry, resumed } = {}) => {
-    streamLine = state === "waiting" ? countdown(seconds, retry) : [STREAM_STATES[state]()].filter(Boolean);
+    if (state === "waiting") {
+      const node = streamCountdown.show(seconds);
+      if (streamLine[0] === node) return;  // the same wait, a second later
+      streamLine = [node];
+    } else {
+      streamLine = [STREAM_STATES[state]()].filter(Boolean);
+    }
     showNetwork();
     if (state === "live" && resumed) {
       // Events missed meanwhile arrive through Last-Event-ID; presence and what waits
@@ -104,6 +112,8 @@ const stream = new EventStream({
     }
   },
 });
+
+streamCountdown = new Countdown(stream.retry);
 
 function drawBadge() {
   const count = store.attention.size;
@@ -123,6 +133,7 @@ function signedIn(user) {
 function signedOut() {
   stream.stop();
   reset();
+  forget();  // what this phone kept belongs to the session that ended
   signOut.hidden = true;
   streamLine = [];
   showNetwork();
@@ -146,13 +157,18 @@ function wake() {
 }
 
 function unreachable(problem, seconds) {
+  const node = bootCountdown.show(seconds);
+  if (view.contains(node)) return;  // the same wait, a second later
   view.replaceChildren(
     h("p", { class: "notice error", role: "alert" }, problem.message),
-    h("p", { class: "meta reconnect" }, ...countdown(seconds, firstCheck)));
+    h("p", { class: "meta reconnect" }, node));
+  showLastKnown(view, lastKnown);
 }
 
 let lastProblem = null;
+let lastKnown = null;
 const firstCheck = new Retry(checkStatus, { onWait: (seconds) => unreachable(lastProblem, seconds) });
+const bootCountdown = new Countdown(firstCheck);
 
 async function checkStatus() {
   let status;
@@ -161,6 +177,7 @@ async function checkStatus() {
   } catch (problem) {
     if (problem.status === 0 || problem.status >= 500) {
       lastProblem = problem;
+      if (lastKnown === null) lastKnown = await readSnapshot();
       firstCheck.later();
     } else {
       view.replaceChildren(h("p", { class: "notice error", role: "alert" }, problem.message));

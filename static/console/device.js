@@ -4,6 +4,7 @@ import { api, devicePath, run } from "./api.js";
 import { confirmAction } from "./confirm.js";
 import { field, fill, gettext, h, replace, timestamp, when } from "./dom.js";
 import { deviceLink, presence, sessionLink } from "./home.js";
+import { remember } from "./offline.js";
 import { refreshDevices, store, subscribe } from "./store.js";
 
 export const WORK_MODES = [
@@ -188,7 +189,10 @@ function sessionsCard(device, context) {
         rows = page.threads.map((thread) => ({ id: thread.threadId, preview: thread.preview, at: thread.lastEventAt }));
         cursor = page.before;
       }
-      if (first) list.replaceChildren();
+      if (first) {
+        list.replaceChildren();
+        if (store.user) remember(store.user.userId, { deviceId: device.deviceId, sessions: rows });
+      }
       first = false;
       list.append(...rows.map((row) => sessionRow(device.deviceId, row)));
       if (list.children.length === 0) list.append(h("li", { class: "empty" }, gettext("No sessions yet.")));

@@ -52,11 +52,17 @@ export class Retry {
   }
 }
 
-// "Reconnecting in 4 s · Retry now", as one line that fits a phone.
-export function countdown(seconds, retry) {
-  return [
-    h("span", {}, fill(gettext("Reconnecting in %(seconds)s s"), { seconds })),
-    " · ",
-    h("button", { type: "button", class: "link retry-now", onclick: () => retry.now() }, gettext("Retry now")),
-  ];
+// "Reconnecting in 4 s · Retry now", as one line that fits a phone. Built once and
+// updated in place each second, so "Retry now" stays put under a finger.
+export class Countdown {
+  constructor(retry) {
+    this.seconds = h("span");
+    this.node = h("span", { class: "countdown" }, this.seconds, " · ",
+      h("button", { type: "button", class: "link retry-now", onclick: () => retry.now() }, gettext("Retry now")));
+  }
+
+  show(seconds) {
+    this.seconds.textContent = fill(gettext("Reconnecting in %(seconds)s s"), { seconds });
+    return this.node;
+  }
 }

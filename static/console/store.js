@@ -3,6 +3,7 @@
 // that arrive while a snapshot is loading are applied again on top of it.
 import { api } from "./api.js";
 import { approvalKey } from "./approvals.js";
+import { remember } from "./offline.js";
 
 export const APPROVAL_METHODS = new Set([
   "item/commandExecution/requestApproval",
@@ -86,6 +87,7 @@ export function refreshDevices() {
   return load(async () => {
     const { devices } = await api("GET", "/api/devices");
     store.devices = new Map(devices.map((device) => [device.deviceId, device]));
+    if (store.user) remember(store.user.userId, { devices });
   }).then(() => notify({ devices: true }));
 }
 
