@@ -231,13 +231,24 @@ def assign_owner(device: Device, owner: User, actor: User) -> Device:
 
 
 @transaction.atomic
-def rename_device(device: Device, name: str) -> Device:
-    """Give a device the name its owner knows it by; the agent keeps its own id."""
+def rename_device(device: Device, name: str, actor: User) -> Device:
+    """Give a device the name its owner knows it by; the agent keeps its own id. Recorded,
+    as an operator may rename anyone's computer."""
+    before = device.name
     device.name = name
     device.save(update_fields=["name"])
+    audit.record(
+        actor,
+        "device.rename",
+        device.owner,
+        subject=device.device_id,
+        before={"name": before},
+        after={"name": name},
+    )
     return device
 
 
+@transaction.atomic
 def remove_device(device: Device) -> None:
     """Unbind and forget a device, freeing its place in the owner's quota."""
     device_pk, device_id = device.pk, device.device_id

@@ -71,6 +71,8 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
             raise
         except Exception:
             log.exception("device socket %s failed; closing it", self.device_pk)
+            if message.get("type") == "websocket.disconnect":
+                raise StopConsumer() from None  # already closed: nothing to tell or close
             await self._fail()
 
     async def _fail(self) -> None:

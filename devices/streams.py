@@ -102,8 +102,8 @@ def _one(query: dict[str, list[str]], name: str, limit: int) -> str:
 def parse_stream_request(scope: dict[str, Any], query: dict[str, list[str]]) -> StreamRequest:
     """Everything the stream reads from the request, checked before the response starts:
     past that point an error can no longer be answered."""
-    header = _header(scope, b"last-event-id")
-    resume = header if header is not None else _one(query, "lastEventId", 19) or None
+    # An empty header is no position, as browsers and the spec treat it.
+    resume = _header(scope, b"last-event-id") or _one(query, "lastEventId", 19) or None
     if resume is not None and not (
         resume.isascii() and resume.isdigit() and len(resume) <= 19 and int(resume) <= MAX_POSITION
     ):

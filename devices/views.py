@@ -58,9 +58,8 @@ class DeviceDetailView(SignedInView):
         device = authorize_device(request.user, device_id, Use.OPERATE)
         data = RenameDeviceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(
-            DeviceSerializer(actions.rename_device(device, data.validated_data["name"])).data
-        )
+        renamed = actions.rename_device(device, data.validated_data["name"], request.user)
+        return Response(DeviceSerializer(renamed).data)
 
     @extend_schema(
         responses={200: MessageSerializer, **ERRORS},

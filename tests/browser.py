@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,20 @@ def phone(chromium: Any, host: str, **options: Any) -> Any:
     )
     context.set_default_timeout(30_000)
     return context
+
+
+@contextmanager
+def watched_page(chromium: Any, host: str, **options: Any) -> Iterator[Any]:
+    """A phone's page on host; the test fails if any script on it threw."""
+    context = phone(chromium, host, **options)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert problems == [], problems
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .browser import phone
+from .browser import watched_page
 from .codex_world import World, codex_world
 
 
@@ -23,15 +23,8 @@ def world(tmp_path: Path, static_root: dict[str, str]) -> Iterator[World]:
 
 @pytest.fixture
 def page(chromium: Any, world: World) -> Iterator[Any]:
-    context = phone(chromium, world.host)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert problems == [], problems
+    with watched_page(chromium, world.host) as opened:
+        yield opened
 
 
 def open_new_session(page: Any, world: World) -> None:

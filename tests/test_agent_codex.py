@@ -22,6 +22,8 @@ from .console_scenarios import (
 )
 from .live import Browser
 
+pytestmark = pytest.mark.own_deployment
+
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:

@@ -14,7 +14,7 @@ from .browser import phone, screenshot, sign_in
 from .codex_world import wait_online
 from .console_kit import open_new_session, send
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
 
 
 def test_a_person_follows_a_turn_and_answers_codex_from_a_phone(page, world):

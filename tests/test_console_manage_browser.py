@@ -15,7 +15,7 @@ from .browser import screenshot, sign_in
 from .console_kit import open_new_session, send
 from .realtime import hello
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
 
 SECOND_DESK = """
 import django; django.setup()

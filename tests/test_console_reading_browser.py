@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from .browser import screenshot, sign_in
+from .browser import screenshot, sign_in, watched_page
 from .console_kit import open_new_session, send
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
 
 
 def test_a_file_change_approval_shows_the_path_and_diff_before_codex_writes(page, world):
@@ -55,6 +55,10 @@ def test_codex_markdown_is_rendered_safely_with_highlighted_code(page, world):
     assert link.get_attribute("rel") == "noopener noreferrer"
     # Raw HTML from the model is shown as text, never made into elements or run.
     assert message.locator("img, b").count() == 0
+    # Links only go to the web: no script or inline document behind a tap.
+    assert [a.get_attribute("href") for a in message.locator("a").all()] == [
+        "https://example.com/docs"
+    ]
     assert "<b>raw</b>" in message.inner_text()
     assert page.evaluate("window.injected") is None
     screenshot(page, "markdown")
@@ -130,3 +134,44 @@ def test_the_session_follows_the_newest_output_and_the_composer_covers_nothing(p
     page.wait_for_timeout(300)  # the smooth scroll settles
     assert covered_controls(page, ".approval") == []
     screenshot(page, "approval-above-composer")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, static_root: dict[str, str]) -> Any:
+    from .live import sqlite_relay
+
+    with sqlite_relay(tmp_path_factory.mktemp("reading"), static_root) as relay:
+        yield relay.start()
+
+
+UPDATE = """--- a/notes.md
++++ b/notes.md
+@@ -3,4 +3,3 @@ intro
+ kept
+----
++***
+--- a comment that was removed
+ tail
+"""
+
+
+def test_a_diff_numbers_its_lines_and_counts_removed_lines_that_look_like_headers(chromium, site):
+    with watched_page(chromium, site) as page:
+        page.goto("/console/")
+        rows = page.evaluate(
+            """async (diff) => {
+                const { diffRows, diffCounts } = await import("/static/console/diffs.js");
+                const rows = diffRows(diff, "update");
+                return { rows, counts: diffCounts(rows) };
+            }""",
+            UPDATE,
+        )
+    assert rows["counts"] == {"added": 1, "removed": 2}
+    assert [row[:3] for row in rows["rows"]] == [
+        ["", "", "hunk"],
+        [3, 3, ""],
+        [4, "", "del"],
+        ["", 4, "add"],
+        [5, "", "del"],
+        [6, 5, ""],
+    ]

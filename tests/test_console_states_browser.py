@@ -16,7 +16,7 @@ from .browser import phone, screenshot, sign_in
 from .codex_world import World, codex_world, wait_online
 from .console_kit import send, start_slow_turn_on_screen
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
 
 
 def test_the_console_recovers_on_its_own_from_a_relay_restart_and_a_network_drop(page, world):

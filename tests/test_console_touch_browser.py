@@ -10,7 +10,7 @@ import pytest
 
 from .browser import phone, screenshot, sign_in
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
 
 
 SMALL_PHONE = {"width": 360, "height": 740}

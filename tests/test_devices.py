@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 
-from accounts.models import User
+from accounts.models import AuditRecord, User
 from devices.actions import DeviceTokenRefused, authenticate_device_token, set_device_enabled
 from devices.models import Device, DeviceToken
 from devices.signals import device_access_revoked
@@ -168,6 +168,10 @@ def test_an_owner_renames_a_device_and_the_name_is_trimmed(ada_browser, paired):
     answer = rename(ada_browser, "  Studio Mac  ")
     assert answer.status_code == 200 and answer.json()["name"] == "Studio Mac"
     assert Device.objects.get().name == "Studio Mac"
+    record = AuditRecord.objects.get(action="device.rename")
+    assert record.actor.username == "ada" and record.subject == PROFILE["deviceId"]
+    assert record.before == {"name": PROFILE["deviceName"]}
+    assert record.after == {"name": "Studio Mac"}
 
 
 @pytest.mark.parametrize("name", ["", "   ", "two\nlines", "tab\there", "nul\x00", "x" * 201])

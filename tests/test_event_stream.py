@@ -224,3 +224,9 @@ async def test_a_last_event_id_that_is_not_a_plain_number_is_refused(paired, ada
     stream = Stream(await db(session_of)(ada), last_event_id="\u00b2")
     start = await stream.start()
     assert start["status"] == 400
+
+
+async def test_an_empty_last_event_id_is_no_position_and_starts_at_the_tail(paired, ada):
+    stream = Stream(await db(session_of)(ada), last_event_id="")
+    await opened(stream)
+    await stream.close()

@@ -29,6 +29,8 @@ from .console_scenarios import turn_done
 from .live import Browser, Relay, sse_records
 from .services import Link, PrivatePostgres, PrivateRedis
 
+pytestmark = pytest.mark.own_deployment
+
 SLOW_TEXT = "".join(f"chunk {n} " for n in range(60))
 TEMPLATE = "relay_template"
 _databases = itertools.count(1)

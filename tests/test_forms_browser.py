@@ -16,12 +16,12 @@ from django.utils import translation
 
 from agent.relay_client import RelayClient
 
-from .browser import phone, screenshot
+from .browser import screenshot, watched_page
 from .conftest import PASSWORD
 from .live import Relay, sqlite_relay
 from .pairing import PROFILE
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
 
 LANGUAGES = ["en", "zh-hans"]
 
@@ -66,15 +66,8 @@ def relay(tmp_path_factory: pytest.TempPathFactory, static_root: dict[str, str])
 
 @pytest.fixture
 def page(chromium: Any, relay: Relay) -> Iterator[Any]:
-    context = phone(chromium, relay.hosts[0])
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert problems == [], problems
+    with watched_page(chromium, relay.hosts[0]) as opened:
+        yield opened
 
 
 def words(language: str, text: str) -> str:
@@ -159,16 +152,21 @@ def sign_in_on_setup(page: Any, language: str, username: str) -> None:
     page.get_by_role("button", name=words(language, "Approve"), exact=True).wait_for()
 
 
+def signed_in_on_setup(page: Any, relay: Relay, kind: str, language: str) -> tuple[Installer, str]:
+    """A fresh account signed in on the setup page of a new computer's flow."""
+    ada = person(relay, f"ada-{kind}-{language}")
+    installer = Installer(relay, f"{kind}-{language}-".ljust(24, "0"))
+    open_setup(page, installer, language)
+    sign_in_on_setup(page, language, ada)
+    return installer, ada
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_signing_in_and_approving_on_the_setup_page_hands_the_installer_its_token(
     page, relay, language
 ):
-    device_id = f"approve-{language}-0000000000"
-    ada = person(relay, f"ada-approve-{language}")
-    installer = Installer(relay, device_id)
+    installer, ada = signed_in_on_setup(page, relay, "approve", language)
     assert installer.poll()["status"] == "pending"
-    open_setup(page, installer, language)
-    sign_in_on_setup(page, language, ada)
     page.get_by_role("button", name=words(language, "Approve"), exact=True).tap()
     success = "Binding succeeded. You can close this browser or return to the installer."
     page.get_by_text(words(language, success)).wait_for()
@@ -177,7 +175,7 @@ def test_signing_in_and_approving_on_the_setup_page_hands_the_installer_its_toke
     handoff = installer.poll()
     assert handoff["status"] == "approved" and handoff["deviceToken"], handoff
     installer.complete(handoff)
-    assert owner(relay, device_id) == ada
+    assert owner(relay, installer.device_id) == ada
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -200,18 +198,14 @@ def test_registering_on_the_setup_page_then_denying_tells_the_installer(page, re
 def test_the_terminal_token_shown_on_the_setup_page_pairs_through_login_token(
     page, relay, language
 ):
-    device_id = f"terminal-{language}-0000000000"
-    ada = person(relay, f"ada-terminal-{language}")
-    installer = Installer(relay, device_id)
-    open_setup(page, installer, language)
-    sign_in_on_setup(page, language, ada)
+    installer, ada = signed_in_on_setup(page, relay, "terminal", language)
     page.get_by_role("button", name=words(language, "Generate one-time terminal token")).tap()
     token = page.get_by_test_id("terminal-token").inner_text().strip()
     screenshot(page, f"setup-terminal-token-{language}")
 
     handoff = installer.login_token(token)
     installer.complete(handoff)
-    assert owner(relay, device_id) == ada
+    assert owner(relay, installer.device_id) == ada
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

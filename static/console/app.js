@@ -89,6 +89,7 @@ function route() {
 let streamLine = [];
 
 let streamCountdown = null;
+let sessionChecked = false;
 const stream = new EventStream({
   onEvent: applyEvent,
   onState: async (state, { seconds, retry, resumed } = {}) => {
@@ -105,9 +106,12 @@ const stream = new EventStream({
       // for an answer are read again too, as they are not all events.
       Promise.all([refreshDevices(), refreshAttention()]).catch(() => {});
     }
-    if (state === "waiting" && retry.failures === 2 && navigator.onLine) {
-      // A stream the relay refuses may mean the session ended; ask once before going on.
+    if (state === "live") sessionChecked = false;
+    if (state === "waiting" && retry.failures >= 2 && !sessionChecked && navigator.onLine) {
+      // A stream that keeps failing may mean the session ended: ask until the relay
+      // answers once, then leave it to the stream.
       const status = await authStatus().catch(() => null);
+      if (status) sessionChecked = true;
       if (status && !status.authenticated) signedOut();
     }
   },

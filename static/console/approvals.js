@@ -63,8 +63,8 @@ export function approvalCard(event, { item, link, onDone, toast, online = true, 
 
   function stopWaiting() {
     attempt?.controller.abort();
-    settle("");
-    for (const button of buttons) button.disabled = false;
+    settle(online ? "" : gettext("The computer is offline. Answer when it is back."));
+    for (const button of buttons) button.disabled = !online;
   }
 
   async function decide(decision) {

@@ -18,14 +18,16 @@ export function diffRows(diff, kind) {
   const rows = [];
   let oldLine = 0;
   let newLine = 0;
+  let inHunk = false;
   for (const line of lines) {
     const hunk = line.match(HUNK);
     if (hunk) {
+      inHunk = true;
       oldLine = Number(hunk[1]);
       newLine = Number(hunk[2]);
       rows.push(["", "", "hunk", line]);
-    } else if (line.startsWith("+++") || line.startsWith("---")) {
-      continue;  // the file names, shown in the header already
+    } else if (!inHunk) {
+      continue;  // the header before the first hunk: file names, shown above already
     } else if (line.startsWith("+")) {
       rows.push(["", newLine++, "add", line.slice(1)]);
     } else if (line.startsWith("-")) {

@@ -2,6 +2,7 @@
 // computers (CON-2), and how to add one (CON-8).
 import { approvalCard, approvalKey } from "./approvals.js";
 import { fill, gettext, h, replace, when } from "./dom.js";
+import { copyText } from "./output.js";
 import { forgetApproval, itemFor, refreshAttention, refreshDevices, store, subscribe } from "./store.js";
 
 // Live events that change presence or what waits for an answer.
@@ -106,12 +107,8 @@ function installCommand(testId, command, toast) {
   const copyButton = h("button", {
     type: "button",
     onclick: async () => {
-      try {
-        await navigator.clipboard.writeText(command);
-        toast(gettext("Copied. Paste it into a terminal on that computer."));
-      } catch {
-        toast(gettext("This browser does not let the page copy. Press and hold the command to copy it."), "error");
-      }
+      if (await copyText(command)) toast(gettext("Copied. Paste it into a terminal on that computer."));
+      else toast(gettext("This browser does not let the page copy. Press and hold the command to copy it."), "error");
     },
   }, gettext("Copy"));
   const share = navigator.share

@@ -24,6 +24,7 @@ async function transact(mode, work) {
       const result = work(transaction.objectStore(STORE));
       transaction.oncomplete = () => resolve(result.result);
       transaction.onerror = () => reject(transaction.error);
+      transaction.onabort = () => reject(transaction.error);
     });
   } finally {
     database.close();
@@ -38,26 +39,43 @@ export async function readSnapshot() {
   }
 }
 
-// Merge `change` (devices, or one device's sessions) into the snapshot of `userId`.
-export async function remember(userId, change) {
-  try {
-    const known = (await readSnapshot()) || {};
-    const snapshot = known.userId === userId ? known : { userId, devices: [], sessions: {} };
-    if (change.devices) snapshot.devices = change.devices;
-    if (change.sessions) snapshot.sessions = { ...snapshot.sessions, [change.deviceId]: change.sessions };
-    snapshot.savedAt = new Date().toISOString();
-    await transact("readwrite", (store) => store.put(snapshot, KEY));
-  } catch {
-    // Keeping a copy is a convenience; the console works without it.
-  }
+// Every change runs after the one before, so two merges never overwrite each other; a
+// merge that was waiting when the person signed out is dropped, not written back.
+let queue = Promise.resolve();
+let generation = 0;
+
+function serially(work) {
+  queue = queue.then(work, work);
+  return queue;
 }
 
-export async function forget() {
-  try {
-    await transact("readwrite", (store) => store.delete(KEY));
-  } catch {
-    // Nothing kept, nothing to forget.
-  }
+// Merge `change` (devices, or one device's sessions) into the snapshot of `userId`.
+export function remember(userId, change) {
+  const mine = generation;
+  return serially(async () => {
+    if (mine !== generation) return;
+    try {
+      const known = (await readSnapshot()) || {};
+      const snapshot = known.userId === userId ? known : { userId, devices: [], sessions: {} };
+      if (change.devices) snapshot.devices = change.devices;
+      if (change.sessions) snapshot.sessions = { ...snapshot.sessions, [change.deviceId]: change.sessions };
+      snapshot.savedAt = new Date().toISOString();
+      await transact("readwrite", (store) => store.put(snapshot, KEY));
+    } catch {
+      // Keeping a copy is a convenience; the console works without it.
+    }
+  });
+}
+
+export function forget() {
+  generation += 1;
+  return serially(async () => {
+    try {
+      await transact("readwrite", (store) => store.delete(KEY));
+    } catch {
+      // Nothing kept, nothing to forget.
+    }
+  });
 }
 
 export function lastKnownView(snapshot) {

@@ -9,18 +9,25 @@ function atEnd(box) {
   return box.scrollHeight - box.scrollTop - box.clientHeight < 24;
 }
 
-async function copy(text, button) {
+// Resolves true once text is on the clipboard.
+export async function copyText(text) {
   try {
     await navigator.clipboard.writeText(text);
+    return true;
   } catch {
     // Off a secure origin (a relay on a LAN address over http) there is no clipboard
     // API: copy through a selection instead.
     const area = h("textarea", { class: "visually-hidden", readonly: true }, text);
     document.body.append(area);
     area.select();
-    document.execCommand("copy");
+    const copied = document.execCommand("copy");
     area.remove();
+    return copied;
   }
+}
+
+async function copy(text, button) {
+  if (!(await copyText(text))) return;
   button.textContent = gettext("Copied");
   setTimeout(() => { button.textContent = gettext("Copy"); }, 2000);
 }

@@ -60,6 +60,7 @@ export class ThreadModel {
     for (const turn of thread?.turns || []) {
       const model = this.turn(turn.id);
       model.status = turn.status || model.status;
+      if (model.status !== "inProgress") model.endedBecause = null;
       model.error = turn.error || model.error;
       model.durationMs = turn.durationMs ?? model.durationMs;
       for (const item of turn.items || []) this.upsert(model, item, true);
@@ -101,6 +102,7 @@ export class ThreadModel {
     if (kind === "turn/completed") {
       const turn = this.turn(payload.turn?.id || event.turnId);
       turn.status = payload.turn?.status || "completed";
+      turn.endedBecause = null;  // the turn's own end says why it ended
       turn.error = payload.turn?.error || null;
       turn.durationMs = payload.turn?.durationMs ?? null;
       for (const item of turn.items.values()) item.done = true;

@@ -25,7 +25,8 @@ MARKDOWN = [
     "**Looking at** the `src` folder.\n\n",
     "```python\ndef greet():\n    return 'hi'\n```\n\n",
     "- one\n- two\n\nSee [the docs](https://example.com/docs) ",
-    'and <img src=x onerror="window.injected=1"> <b>raw</b>.',
+    'and <img src=x onerror="window.injected=1"> <b>raw</b>. ',
+    "[run](javascript:window.injected=2) [page](data:text/html,hi)",
 ]
 
 
