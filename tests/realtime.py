@@ -7,6 +7,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.testing import ApplicationCommunicator, WebsocketCommunicator
+from django.test import Client
 
 from codexpanel.asgi import application
 from devices.actions import bind_device, mint_device_token
@@ -97,6 +98,13 @@ def events(first: int, count: int, thread: str = "thr_1", **extra: Any) -> dict[
 
 
 db = database_sync_to_async
+
+
+def session_of(user: Any) -> str:
+    """The session cookie of a browser signed in as user, for a stream to present."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies["codexpanel_session"].value
 
 
 class Stream:

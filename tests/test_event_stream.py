@@ -8,20 +8,14 @@ import asyncio
 
 import pytest
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from devices.eventlog import live_messages, record_agent_events
 from devices.groups import publish, user_events_group, user_group
 
-from .realtime import Stream, connect_agent, db, events, make_device, next_of_type
+from .realtime import Stream, connect_agent, db, events, make_device, next_of_type, session_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-def session_of(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["codexpanel_session"].value
 
 
 async def record(device, first: int, count: int, thread: str = "thr_1", announce: bool = True):

@@ -21,8 +21,16 @@ from devices import consumers
 from devices.eventlog import StreamScope
 
 from .live import Browser, Relay, sqlite_relay
-from .realtime import Stream, closed_with, connect_agent, db, events, hello, next_of_type
-from .test_event_stream import session_of
+from .realtime import (
+    Stream,
+    closed_with,
+    connect_agent,
+    db,
+    events,
+    hello,
+    next_of_type,
+    session_of,
+)
 
 NINES = "9" * 5000
 

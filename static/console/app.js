@@ -88,7 +88,6 @@ function route() {
 // What the banner says of the stream: nothing while it is live.
 let streamLine = [];
 
-let streamCountdown = null;
 let sessionChecked = false;
 const stream = new EventStream({
   onEvent: applyEvent,
@@ -117,7 +116,7 @@ const stream = new EventStream({
   },
 });
 
-streamCountdown = new Countdown(stream.retry);
+const streamCountdown = new Countdown(stream.retry);
 
 function drawBadge() {
   const count = store.attention.size;
