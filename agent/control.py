@@ -59,9 +59,12 @@ def thread_params(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def turn_params(state: dict[str, Any], cwd: str | None, model: str | None = None) -> dict[str, Any]:
+def turn_params(
+    state: dict[str, Any], cwd: str | None, model: str | None = None, effort: str | None = None
+) -> dict[str, Any]:
     """turn/start spells the sandbox as a policy object; plan mode travels as the turn's
-    collaboration mode, which names the thread's model."""
+    collaboration mode, which names the thread's model (and overrides turn/start's own
+    model and effort, so a chosen effort rides in it too)."""
     if state["sandbox"] == "danger-full-access":
         policy: dict[str, Any] = {"type": "dangerFullAccess"}
     else:
@@ -78,6 +81,10 @@ def turn_params(state: dict[str, Any], cwd: str | None, model: str | None = None
     if state.get("workMode") == "plan" and model:
         params["collaborationMode"] = {
             "mode": "plan",
-            "settings": {"model": model, "reasoning_effort": None, "developer_instructions": None},
+            "settings": {
+                "model": model,
+                "reasoning_effort": effort,
+                "developer_instructions": None,
+            },
         }
     return params

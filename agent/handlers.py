@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import control
+from . import attachments, control
 
 if TYPE_CHECKING:
     from .host import HostRuntime
@@ -18,12 +18,31 @@ class CommandFailed(Exception):
         self.message = message
 
 
-def _input(value: Any) -> list[dict[str, Any]]:
+def _input(runtime: HostRuntime, value: Any) -> list[dict[str, Any]]:
+    """app-server's UserInput items for a command's input: text as it is, and each attached
+    image fetched from the relay and given to Codex as a local image."""
     if isinstance(value, str):
         return [{"type": "text", "text": value, "text_elements": []}]
-    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
-        return value
-    raise CommandFailed("invalid_params", "input must be text or a list of input items")
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise CommandFailed("invalid_params", "input must be text or a list of input items")
+    items = []
+    for item in value:
+        if item.get("type") == "attachment":
+            try:
+                path = attachments.fetch(
+                    runtime.settings.relay_url,
+                    runtime.settings.device_token,
+                    item.get("attachmentId") or "",
+                    runtime.settings.state_dir / "attachments",
+                )
+            except attachments.AttachmentFailed as failed:
+                raise CommandFailed(failed.code, failed.message) from None
+            items.append({"type": "localImage", "path": str(path)})
+        elif item.get("type") == "text":
+            items.append({"type": "text", "text": item.get("text", ""), "text_elements": []})
+        else:
+            raise CommandFailed("invalid_params", "input items are text or attachment")
+    return items
 
 
 def _thread_id(params: dict[str, Any]) -> str:
@@ -75,10 +94,20 @@ def start_turn(runtime: HostRuntime, params: dict[str, Any]) -> Any:
     cwd = params.get("cwd") or runtime.settings.workspace
     if runtime.control_state.get("workMode") == "plan" and thread_id not in runtime.thread_models:
         resume_thread(runtime, {"threadId": thread_id})
+    # A chosen model and effort stay the thread's in app-server for later turns.
+    choice = {key: params[key] for key in ("model", "effort") if params.get(key)}
+    if "model" in choice:
+        runtime.thread_models[thread_id] = choice["model"]
     request = {
         "threadId": thread_id,
-        "input": _input(params.get("input")),
-        **control.turn_params(runtime.control_state, cwd, runtime.thread_models.get(thread_id)),
+        "input": _input(runtime, params.get("input")),
+        **control.turn_params(
+            runtime.control_state,
+            cwd,
+            runtime.thread_models.get(thread_id),
+            choice.get("effort"),
+        ),
+        **choice,
     }
     codex = runtime.codex_client()
     try:
@@ -104,7 +133,7 @@ def steer_turn(runtime: HostRuntime, params: dict[str, Any]) -> Any:
         "turn/steer",
         {
             "threadId": thread_id,
-            "input": _input(params.get("input")),
+            "input": _input(runtime, params.get("input")),
             "expectedTurnId": _active_turn(runtime, params, thread_id),
         },
     )
@@ -141,6 +170,19 @@ def reconnect(runtime: HostRuntime, params: dict[str, Any]) -> Any:
     return {"reconnecting": True}
 
 
+def list_models(runtime: HostRuntime, params: dict[str, Any]) -> Any:
+    """The models this Codex offers, with the reasoning efforts each supports."""
+    models: list[Any] = []
+    query: dict[str, Any] = {}
+    for _page in range(10):  # a handful of models; the bound only guards against a loop
+        page = runtime.codex_client().request("model/list", query)
+        models += page.get("data") or []
+        if not page.get("nextCursor"):
+            break
+        query = {"cursor": page["nextCursor"]}
+    return {"data": [model for model in models if not model.get("hidden")]}
+
+
 def restart_agent(runtime: HostRuntime, params: dict[str, Any]) -> Any:
     runtime.soon(runtime.reexec)
     return {"restarting": "agent"}
@@ -160,6 +202,7 @@ HANDLERS: dict[str, Callable[[HostRuntime, dict[str, Any]], Any]] = {
     "restartCodex": restart_codex,
     "reconnect": reconnect,
     "restartAgent": restart_agent,
+    "listModels": list_models,
 }
 
 

@@ -133,14 +133,14 @@ class HostRuntime:
 
     def reexec(self) -> None:
         """Replace this process with a fresh `python -m agent run` (restartAgent, update)."""
-        self.stop()
+        self.stop(leaving=False)
         if self.settings.app_dir is not None:
             os.environ["PYTHONPATH"] = str(self.settings.app_dir)
         os.execv(sys.executable, [sys.executable, "-m", "agent", "run"])  # noqa: S606
 
-    def stop(self) -> None:
+    def stop(self, *, leaving: bool = True) -> None:
         self.stopping.set()
-        self.client.stop()
+        self.client.stop(leaving=leaving)
         if self.codex is not None:
             self.codex.stop()
         self.workers.shutdown(wait=False, cancel_futures=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -85,6 +86,9 @@ class Close:
     # The relay failed on its side; reconnecting is the remedy. Not 1011: a WebSocket
     # server refuses to send the reserved codes on an application's behalf.
     INTERNAL_ERROR = 4013
+    # Sent by the agent when it stops for good (not a restart): the relay then shows the
+    # computer offline at once instead of waiting for it to reconnect.
+    AGENT_STOPPED = 4014
 
     # Codes after which reconnecting with the same token cannot help.
     FATAL = frozenset(
@@ -107,6 +111,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "restartCodex": (),
     "reconnect": (),
     "restartAgent": (),
+    "listModels": (),
 }
 # Commands that may wait for an offline device (queue=true) and run when it returns.
 QUEUEABLE_COMMANDS = frozenset({"startTurn", "steerTurn"})
@@ -201,6 +206,78 @@ def validate_command_params(name: str, params: Any) -> None:
             isinstance(params["input"], list | str) and len(params["input"]) > 0,
             "invalid_params",
             "input must be a non-empty list of input items or a string",
+        )
+        if isinstance(params["input"], list):
+            _input_items(params["input"])
+    if name == "startTurn":
+        _model_choice(params)
+
+
+# An image attached to a turn, as the relay names it (the agent fetches it by this id).
+ATTACHMENT_ID = re.compile(r"att_[A-Za-z0-9_-]{16,43}")
+MAX_INPUT_ITEMS = 16
+MAX_ATTACHMENTS = 4
+# What Codex takes as image input, told by a file's first bytes (relay and agent alike).
+IMAGE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"GIF87a", "image/gif", ".gif"),
+    (b"GIF89a", "image/gif", ".gif"),
+)
+
+
+def image_type(head: bytes) -> tuple[str, str] | None:
+    """(content type, file suffix) of a PNG, JPEG, GIF or WebP image, else None."""
+    for signature, content_type, suffix in IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return content_type, suffix
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp", ".webp"
+    return None
+
+
+def _input_items(items: list[Any]) -> None:
+    """A turn's input: text, and images attached through the relay. Nothing else: a path
+    on the computer (localImage) is the agent's to choose, never a caller's."""
+    _require(len(items) <= MAX_INPUT_ITEMS, "invalid_params", "input has too many items")
+    attachments = 0
+    for item in items:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "text":
+            _require(isinstance(item.get("text"), str), "invalid_params", "a text item needs text")
+        elif kind == "attachment":
+            attachments += 1
+            value = item.get("attachmentId")
+            _require(
+                isinstance(value, str) and ATTACHMENT_ID.fullmatch(value) is not None,
+                "invalid_params",
+                "an attachment item needs the attachmentId the relay gave the image",
+            )
+        else:
+            _require(False, "invalid_params", "input items are text or attachment")
+    _require(
+        attachments <= MAX_ATTACHMENTS,
+        "invalid_params",
+        f"a turn takes at most {MAX_ATTACHMENTS} images",
+    )
+
+
+# A model id as app-server's model/list names it, and a reasoning effort ("low", "xhigh").
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+EFFORT = re.compile(r"[a-z]{1,16}")
+
+
+def _model_choice(params: dict[str, Any]) -> None:
+    """startTurn may choose the model and reasoning effort for this and later turns."""
+    for key, pattern, shape in (
+        ("model", MODEL_ID, "a model id of at most 128 letters, digits and ._:/-"),
+        ("effort", EFFORT, "a reasoning effort such as low or high"),
+    ):
+        value = params.get(key)
+        _require(
+            value is None or (isinstance(value, str) and pattern.fullmatch(value) is not None),
+            "invalid_params",
+            f"{key} must be {shape}",
         )
 
 

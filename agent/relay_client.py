@@ -84,8 +84,9 @@ class RelayClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return self._json(self._open(self._request(path, headers=headers)))
 
-    def get_bytes(self, path: str) -> bytes:
-        return self._open(self._request(path))
+    def get_bytes(self, path: str, token: str | None = None) -> bytes:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self._open(self._request(path, headers=headers))
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         request = self._request(

@@ -61,6 +61,7 @@ class DeviceWssClient:
         self.wakeup = threading.Event()
         self.stop_event = threading.Event()
         self.restart_session = threading.Event()
+        self.leaving = False
         self.beat_soon = False
         self.status: dict[str, Any] = {
             "state": "starting",
@@ -89,7 +90,9 @@ class DeviceWssClient:
         self.restart_session.set()
         self.wakeup.set()
 
-    def stop(self) -> None:
+    def stop(self, *, leaving: bool = True) -> None:
+        """End the connection; `leaving` tells the relay not to expect this agent back."""
+        self.leaving = leaving
         self.stop_event.set()
         self.wakeup.set()
 
@@ -136,8 +139,9 @@ class DeviceWssClient:
             reader.start()
             self._loop(ws, incoming)
         finally:
+            leaving = self.stop_event.is_set() and self.leaving
             with contextlib.suppress(Exception):
-                ws.close()
+                ws.close(status=protocol.Close.AGENT_STOPPED if leaving else protocol.Close.NORMAL)
 
     def _hello(self, ws: websocket.WebSocket) -> None:
         ws.send(

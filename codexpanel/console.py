@@ -50,6 +50,8 @@ SHELL_FILES = (
     "console/diffs.js",
     "console/output.js",
     "console/offline.js",
+    "console/sessions.js",
+    "console/turn_options.js",
     "vendor/markdown-it/markdown-it.min.js",
     "vendor/dompurify/purify.min.js",
     "vendor/highlight/highlight.min.js",
@@ -86,6 +88,7 @@ def console_page(request: HttpRequest) -> HttpResponse:
         "installCommands": install_commands(relay_url(request)),
         "language": get_language(),
         "currency": settings.CODEXPANEL_CURRENCY,
+        "attachmentMaxBytes": settings.CODEXPANEL_ATTACHMENT_MAX_BYTES,
         "version": __version__,
         "stylesheets": [static("codexpanel/site.css"), static("console/console.css")],
     }

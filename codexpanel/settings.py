@@ -265,6 +265,10 @@ CODEXPANEL_HEARTBEAT_INTERVAL_SECONDS = env.int("CODEXPANEL_HEARTBEAT_INTERVAL_S
 CODEXPANEL_COMMAND_TTL_SECONDS = env.int("CODEXPANEL_COMMAND_TTL_SECONDS", default=600)
 CODEXPANEL_COMMAND_WAIT_MAX_SECONDS = env.int("CODEXPANEL_COMMAND_WAIT_MAX_SECONDS", default=30)
 CODEXPANEL_COMMANDS_IN_FLIGHT = env.int("CODEXPANEL_COMMANDS_IN_FLIGHT", default=32)
+# Images attached to a turn: the largest one taken, and how many a person may upload an
+# hour (each is kept for a day).
+CODEXPANEL_ATTACHMENT_MAX_BYTES = env.int("CODEXPANEL_ATTACHMENT_MAX_BYTES", default=5_242_880)
+CODEXPANEL_ATTACHMENTS_PER_HOUR = env.int("CODEXPANEL_ATTACHMENTS_PER_HOUR", default=30)
 # Each relay process sweeps for silent devices and overdue commands while it serves
 # sockets (tests switch it off to drive the sweep by hand).
 CODEXPANEL_BACKGROUND_SWEEP = env.bool("CODEXPANEL_BACKGROUND_SWEEP", default=True)

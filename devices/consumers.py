@@ -318,7 +318,9 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
-        await self._release("disconnected")
+        # An agent that says it is stopping is not coming back by itself; any other end
+        # of the connection is a drop the agent retries.
+        await self._release("agent_stopped" if code == Close.AGENT_STOPPED else "disconnected")
 
     async def _release(self, reason: str) -> None:
         current = asyncio.current_task()

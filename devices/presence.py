@@ -34,6 +34,22 @@ def stale_before(now: datetime) -> datetime:
     return now - timedelta(seconds=heartbeat_interval() * STALE_AFTER_INTERVALS)
 
 
+# Agents retry a lost connection within seconds (1, 2, 4 … s): for this long after a drop
+# the person is told the computer is reconnecting rather than gone.
+RECONNECT_WINDOW = timedelta(minutes=2)
+# Reasons a socket ends that the agent retries by itself. Revocation, removal and a
+# disabled device or owner end the connection for good.
+DROPPED = frozenset({"disconnected", "closed", "heartbeat_timeout", "internal_error"})
+
+
+def reconnecting_until(device: Device, now: datetime | None = None) -> datetime | None:
+    """Until when an offline device is expected back, or None when it is not."""
+    if device.online or device.offline_reason not in DROPPED or device.last_seen_at is None:
+        return None
+    until = device.last_seen_at + RECONNECT_WINDOW
+    return until if until > (now or clock.now()) else None
+
+
 def is_online(device: Device, now: datetime | None = None) -> bool:
     """Online as people should see it: held by a socket and heard from recently."""
     now = now or clock.now()
@@ -171,8 +187,15 @@ def _locked_heartbeat(
 def _mark_offline(device: Device, reason: str) -> list[Message]:
     device.online = False
     device.connection = ""
-    device.save(update_fields=["online", "connection"])
-    event = record_relay_event_locked(device, "device.offline", {"online": False, "reason": reason})
+    device.offline_reason = reason
+    device.save(update_fields=["online", "connection", "offline_reason"])
+    until = reconnecting_until(device)
+    payload = {
+        "online": False,
+        "reason": reason,
+        "reconnectingUntil": until.isoformat().replace("+00:00", "Z") if until else None,
+    }
+    event = record_relay_event_locked(device, "device.offline", payload)
     return live_messages(device, [event])
 
 

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from .models import Device
+from .presence import reconnecting_until
 
 
 class DeviceSerializer(serializers.Serializer):
@@ -18,9 +22,17 @@ class DeviceSerializer(serializers.Serializer):
     online = serializers.BooleanField()
     lastHeartbeatAt = serializers.DateTimeField(source="last_heartbeat_at", allow_null=True)
     lastSeenAt = serializers.DateTimeField(source="last_seen_at", allow_null=True)
+    reconnectingUntil = serializers.SerializerMethodField(
+        help_text="While an offline device's agent is expected to reconnect, until when."
+    )
     lastError = serializers.CharField(source="last_error")
     createdAt = serializers.DateTimeField(source="created_at")
     boundAt = serializers.DateTimeField(source="bound_at")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_reconnectingUntil(self, device: Device) -> str | None:
+        until = reconnecting_until(device)
+        return serializers.DateTimeField().to_representation(until) if until else None
 
 
 def _printable(value: str) -> str:

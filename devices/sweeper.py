@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from . import commands, presence
+from .attachments import prune_attachments
 from .eventlog import prune_events
 from .groups import Message, publish
 
@@ -36,6 +37,7 @@ async def _run() -> None:
             await publish(await database_sync_to_async(sweep_once)())
             if time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
                 await database_sync_to_async(prune_events)()
+                await database_sync_to_async(prune_attachments)()
                 last_prune = time.monotonic()
         except Exception:
             log.exception("presence sweep failed; retrying next interval")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import command_views, console_views, views
+from . import attachment_views, command_views, console_views, views
 
 app_name = "devices"
 
@@ -32,7 +32,18 @@ urlpatterns = [
         console_views.LoggedThreadListView.as_view(),
         name="threads",
     ),
+    path(
+        "api/devices/<str:device_id>/attachments",
+        attachment_views.AttachmentUploadView.as_view(),
+        name="attachments",
+    ),
+    path(
+        "api/agent/attachments/<str:attachment_id>",
+        attachment_views.AgentAttachmentView.as_view(),
+        name="agent-attachment",
+    ),
     path("api/attention", console_views.AttentionView.as_view(), name="attention"),
+    path("api/sessions", console_views.SessionSearchView.as_view(), name="sessions"),
     path("api/agent/device", views.AgentDeviceView.as_view(), name="agent-device"),
     path("agent/version", views.agent_manifest, name="agent-version"),
     path("agent/<path:path>", views.agent_file, name="agent-file"),

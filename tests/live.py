@@ -182,6 +182,30 @@ class Browser:
         with self.opener.open(request, timeout=60) as response:
             return json.loads(response.read())
 
+    def upload(self, path: str, name: str, data: bytes, content_type: str) -> Any:
+        """POST one file as multipart/form-data field `image`, as a page's form would."""
+        boundary = "codexpanel-test-boundary"
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="image"; '
+                f'filename="{name}"\r\nContent-Type: {content_type}\r\n\r\n'
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(
+            f"http://{self.host}{path}",
+            method="POST",
+            data=body,
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Origin": f"http://{self.host}",
+                "X-CSRFToken": self.cookie("csrftoken"),
+            },
+        )
+        with self.opener.open(request, timeout=60) as response:
+            return json.loads(response.read())
+
     def command(self, device_id: str, name: str, wait: float = 30, **params: Any) -> Any:
         """Send a command and wait for its result."""
         base = f"/api/devices/{device_id}/commands"

@@ -4,6 +4,7 @@ does to Codex, seen on /events."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from .console_scenarios import (
     turn_and_command_approvals,
     turn_done,
 )
+from .images import png
 from .live import Browser
 
 pytestmark = pytest.mark.own_deployment
@@ -115,3 +117,56 @@ def test_plan_mode_reaches_codex_as_the_turns_collaboration_mode(world):
     assert turn["status"] == "done", turn
     stream.until(turn_done)
     assert json.dumps(world.fake.requests[-1]).lower().count("plan mode") > default_mentions
+
+
+def test_a_chosen_model_effort_and_attached_image_reach_codex(world):
+    browser, device = world.browser, world.device_id
+    models = browser.command(device, "listModels")["result"]["data"]
+    assert models, "app-server lists its models"
+    chosen = models[-1]
+    efforts = [entry["reasoningEffort"] for entry in chosen["supportedReasoningEfforts"]]
+    effort = next(e for e in efforts if e != chosen["defaultReasoningEffort"])
+
+    image = png(8, 6)
+    attached = browser.upload(f"/api/devices/{device}/attachments", "shot.png", image, "image/png")
+    assert attached["contentType"] == "image/png" and attached["size"] == len(image)
+
+    stream = browser.stream()
+    thread_id = browser.command(device, "startThread")["result"]["thread"]["id"]
+    turn = browser.command(
+        device,
+        "startTurn",
+        threadId=thread_id,
+        input=[
+            {"type": "text", "text": "what is in this picture?"},
+            {"type": "attachment", "attachmentId": attached["attachmentId"]},
+        ],
+        model=chosen["id"],
+        effort=effort,
+    )
+    assert turn["status"] == "done", turn
+    stream.until(turn_done)
+    sent = world.fake.requests[-1]
+    assert sent["model"] == chosen["id"]
+    assert sent["reasoning"]["effort"] == effort
+    parts = [
+        part
+        for item in sent["input"]
+        if item.get("role") == "user"
+        for part in item.get("content") or []
+    ]
+    pictures = [part for part in parts if part.get("type") == "input_image"]
+    assert len(pictures) == 1
+    header, encoded = pictures[0]["image_url"].split(",", 1)
+    assert header == "data:image/png;base64"
+    assert base64.b64decode(encoded) == image  # the very image the person attached
+    # The user message in the log names a file on the computer, not the image's bytes.
+    logged = [
+        event
+        for event in history(browser, device)
+        if event["eventType"] == "item/completed"
+        and event["payload"]["item"]["type"] == "userMessage"
+    ]
+    content = logged[-1]["payload"]["item"]["content"]
+    assert [part["type"] for part in content] == ["text", "localImage"]
+    assert len(json.dumps(content)) < 1000

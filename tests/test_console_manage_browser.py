@@ -67,6 +67,46 @@ def test_a_session_is_archived_from_the_phone(page, world):
     assert thread not in [session["id"] for session in listed]
 
 
+def test_session_rows_show_their_state_and_search_finds_a_session(page, world):
+    sign_in(page)
+    open_new_session(page, world)
+    send(page, "[shell:mkdir -p rows_dir]")
+    page.locator(".approval").get_by_text("mkdir -p rows_dir").first.wait_for()
+    session_url = page.url
+
+    page.get_by_role("link", name="1 waiting for you").tap()
+    sessions = page.get_by_role("region", name="Sessions")
+    row = sessions.locator(".row", has_text="[shell:mkdir -p rows_dir]")
+    row.get_by_text("Waiting for you").wait_for()
+    assert "desk" in row.locator(".meta").inner_text()
+    screenshot(page, "session-rows")
+
+    attention = page.get_by_role("region", name="Needs attention (1)")
+    attention.get_by_role("button", name="Approve", exact=True).tap()
+    row.get_by_text("Done").wait_for(timeout=20_000)  # repainted live, no reload
+
+    # The computer's own page shows the same state beside what Codex lists.
+    page.get_by_role("link", name=re.compile("desk")).first.tap()
+    page.get_by_role("heading", name="desk").wait_for()
+    listed = page.locator(".card", has=page.get_by_role("heading", name="Sessions"))
+    listed.locator(".row", has_text="rows_dir").get_by_text("Done").wait_for()
+
+    page.get_by_role("link", name="← Your computers").tap()
+    search = page.get_by_role("searchbox", name="Search sessions")
+    search.tap()
+    search.type("nothing like this")
+    sessions.get_by_text("No session mentions “nothing like this”.").wait_for()
+    search.fill("")
+    search.type("ROWS_DIR")
+    found = sessions.locator(".row")
+    found.first.get_by_text("[shell:mkdir -p rows_dir]").wait_for()
+    assert found.count() == 1
+    screenshot(page, "session-search")
+    found.first.tap()
+    page.wait_for_url(session_url)
+    page.get_by_text("Turn completed").wait_for()
+
+
 def test_the_install_command_is_shown_whole_and_copied(page, world):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     sign_in(page)

@@ -14,7 +14,7 @@ import pytest
 
 from .browser import phone, screenshot, sign_in
 from .codex_world import World, codex_world, wait_online
-from .console_kit import send, start_slow_turn_on_screen
+from .console_kit import open_new_session, send, start_slow_turn_on_screen
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
 
@@ -83,6 +83,32 @@ def test_a_turn_whose_computer_went_offline_is_shown_ended_and_a_new_message_is_
         "print(c.name, c.status)"
     )
     assert queued.split() == ["startTurn", "queued"]
+
+
+def test_the_header_tells_a_dropped_computer_from_a_stopped_one(page, world):
+    from agent.host import HostRuntime
+
+    sign_in(page)
+    open_new_session(page, world)
+    state = page.locator(".toolbar [data-presence]")
+    assert state.inner_text() == "Online"
+
+    # The agent's connection ends without a goodbye, as in a crash or a network drop.
+    world.runtime.stop(leaving=False)
+    page.locator('.toolbar [data-presence="reconnecting"]').wait_for()
+    assert state.inner_text() == "Reconnecting…"
+    page.get_by_text("The computer is reconnecting", exact=False).wait_for()
+    assert page.locator("#banner").is_hidden()  # the console's own connection is fine
+    screenshot(page, "computer-reconnecting")
+
+    back = HostRuntime(world.runtime.settings)
+    back.start()
+    try:
+        page.locator('.toolbar [data-presence="online"]').wait_for(timeout=30_000)
+    finally:
+        back.stop()  # an agent that stops for good says so
+    page.locator('.toolbar [data-presence="offline"]').wait_for()
+    page.get_by_text("The computer is offline; what you send waits", exact=False).wait_for()
 
 
 def test_a_turn_is_shown_ended_when_codex_restarts_under_it(page, world):

@@ -190,6 +190,43 @@ async def test_closing_the_socket_makes_the_device_offline_at_once(paired):
     assert last.event_type == "device.offline"
 
 
+async def test_a_dropped_connection_shows_the_device_reconnecting_for_two_minutes(paired, clock):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await socket.disconnect(code=1006)
+    stored = await db(Device.objects.get)(pk=device.pk)
+    until = presence.reconnecting_until(stored)
+    assert until == stored.last_seen_at + presence.RECONNECT_WINDOW
+    last = await db(lambda: Event.objects.order_by("-stream_seq").first())()
+    assert last.payload["reason"] == "disconnected"
+    assert last.payload["reconnectingUntil"] == until.isoformat().replace("+00:00", "Z")
+    clock.advance(seconds=119)
+    assert presence.reconnecting_until(stored) == until
+    clock.advance(seconds=2)
+    assert presence.reconnecting_until(stored) is None
+
+
+async def test_an_agent_that_says_it_stops_is_offline_at_once_not_reconnecting(paired):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await socket.disconnect(code=Close.AGENT_STOPPED)
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert not stored.online and stored.offline_reason == "agent_stopped"
+    assert presence.reconnecting_until(stored) is None
+    last = await db(lambda: Event.objects.order_by("-stream_seq").first())()
+    assert last.payload["reconnectingUntil"] is None
+
+
+async def test_a_revoked_device_is_not_expected_back(paired, ada):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    await db(revoke_device_token)(device, ada)
+    assert await closed_with(socket) == Close.TOKEN_REVOKED
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert stored.offline_reason == "revoked"
+    assert presence.reconnecting_until(stored) is None
+
+
 async def test_a_silent_device_goes_offline_and_its_socket_is_closed(paired, clock):
     device, token = paired
     socket, _welcome = await connect_agent(token)

@@ -57,6 +57,10 @@ class Device(models.Model):
         verbose_name=_("bound by"),
     )
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    # Why the last socket ended: a dropped connection is expected back, a revoked one not.
+    offline_reason = models.CharField(
+        _("why it went offline"), max_length=40, blank=True, editable=False
+    )
     # The channel of the socket that holds the device, if any (DEV-2).
     connection = models.CharField(max_length=200, blank=True, editable=False)
     connected_at = models.DateTimeField(_("connected"), null=True, blank=True)

@@ -23,7 +23,9 @@ export function rememberCsrf(token) {
 
 export async function api(method, path, body, { signal } = {}) {
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A form (an attached image) goes as multipart, with the browser's own boundary.
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken;
   let response;
   try {
@@ -31,7 +33,7 @@ export async function api(method, path, body, { signal } = {}) {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
       signal,
     });
   } catch (problem) {

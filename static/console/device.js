@@ -2,10 +2,11 @@
 // is online, from the relay's log while it is not), its control state and its actions.
 import { api, devicePath, run } from "./api.js";
 import { confirmAction } from "./confirm.js";
-import { field, fill, gettext, h, replace, timestamp, when } from "./dom.js";
+import { field, fill, gettext, h, replace, when } from "./dom.js";
 import { deviceLink, presence, sessionLink } from "./home.js";
 import { remember } from "./offline.js";
-import { refreshDevices, store, subscribe } from "./store.js";
+import { codexState, loggedSessions, sessionRow } from "./sessions.js";
+import { deviceState, refreshDevices, store, subscribe } from "./store.js";
 
 export const WORK_MODES = [
   ["default", () => gettext("Default")],
@@ -77,6 +78,7 @@ function actionsCard(device, { toast }) {
     ["restartAgent", gettext("Restart the agent"), restartAgent],
   ].map(([name, label, ask]) => h("button", {
     type: "button",
+    "data-action": name,
     disabled: !device.online,
     onclick: async (click) => {
       const button = click.currentTarget;
@@ -161,12 +163,6 @@ function newSessionForm(device, { toast, navigate }) {
   }, field(gettext("Folder"), folder, gettext("Leave empty to use the computer's workspace.")), start);
 }
 
-function sessionRow(deviceId, session) {
-  return h("li", {}, h("a", { class: "row", href: sessionLink(deviceId, session.id), "data-thread": session.id },
-    h("span", { class: "title" }, session.preview || gettext("(no messages yet)")),
-    h("span", { class: "meta" }, session.at ? timestamp(session.at) : "")));
-}
-
 function sessionsCard(device, context) {
   const list = h("ul", { class: "list" }, h("li", { class: "empty" }, gettext("Loading…")));
   const more = h("button", { type: "button", hidden: true }, gettext("Load more"));
@@ -174,19 +170,32 @@ function sessionsCard(device, context) {
   note.textContent = gettext("The computer is offline. These sessions come from the relay's history.");
   let cursor = null;
   let first = true;
+  const relayStates = new Map();
 
   async function load() {
     more.disabled = true;
     try {
       let rows;
       if (device.online) {
-        const page = await run(device.deviceId, "listSessions", { limit: 25, cursor: cursor || undefined });
-        rows = page.data.map((thread) => ({ id: thread.id, preview: thread.preview, at: new Date(thread.updatedAt * 1000).toISOString() }));
+        // Codex lists every session, those started at the desk included; the relay's log
+        // knows what the person is asked and what waits to be sent.
+        const [page, logged] = await Promise.all([
+          run(device.deviceId, "listSessions", { limit: 25, cursor: cursor || undefined }),
+          first ? loggedSessions(devicePath(device.deviceId, "/threads?limit=100")) : { rows: [] },
+        ]);
+        for (const row of logged.rows) relayStates.set(row.threadId, row.state);
+        rows = page.data.map((thread) => ({
+          deviceId: device.deviceId,
+          threadId: thread.id,
+          preview: thread.preview,
+          at: new Date(thread.updatedAt * 1000).toISOString(),
+          state: relayStates.get(thread.id) || codexState(thread.status) || "idle",
+        }));
         cursor = page.nextCursor;
       } else {
         const query = cursor === null ? "" : `?before=${cursor}`;
-        const page = await api("GET", devicePath(device.deviceId, `/threads${query}`));
-        rows = page.threads.map((thread) => ({ id: thread.threadId, preview: thread.preview, at: thread.lastEventAt }));
+        const page = await loggedSessions(devicePath(device.deviceId, `/threads${query}`));
+        rows = page.rows;
         cursor = page.before;
       }
       if (first) {
@@ -194,7 +203,7 @@ function sessionsCard(device, context) {
         if (store.user) remember(store.user.userId, { deviceId: device.deviceId, sessions: rows });
       }
       first = false;
-      list.append(...rows.map((row) => sessionRow(device.deviceId, row)));
+      list.append(...rows.map(sessionRow));
       if (list.children.length === 0) list.append(h("li", { class: "empty" }, gettext("No sessions yet.")));
       more.hidden = cursor === null || cursor === undefined;
     } catch (problem) {
@@ -212,7 +221,7 @@ function sessionsCard(device, context) {
 
 export function mount(root, { params: [deviceId], toast, navigate }) {
   const context = { toast, navigate };
-  let shownOnline = null;
+  let shownState = null;
   let shownName = null;
 
   function draw() {
@@ -222,14 +231,16 @@ export function mount(root, { params: [deviceId], toast, navigate }) {
         h("p", { class: "empty" }, gettext("Loading…")));
       return;
     }
-    shownOnline = device.online;
+    shownState = deviceState(device);
     shownName = device.name;
     replace(root,
       h("a", { class: "back", href: "#/" }, `← ${gettext("Your computers")}`),
       h("div", { class: "toolbar" }, h("h1", { tabindex: "-1" }, device.name || device.deviceId), presence(device)),
       device.online ? null : h("p", { class: "notice warning", role: "status" },
-        fill(gettext("This computer is offline (last seen %(when)s). History stays readable; new turns wait until it is back."),
-          { when: when(device.lastSeenAt || device.lastHeartbeatAt) })),
+        fill(shownState === "reconnecting"
+          ? gettext("The connection to this computer dropped (last seen %(when)s); its agent is reconnecting. History stays readable; new turns wait until it is back.")
+          : gettext("This computer is offline (last seen %(when)s). History stays readable; new turns wait until it is back."),
+        { when: when(device.lastSeenAt || device.lastHeartbeatAt) })),
       sessionsCard(device, context),
       controlCard(device, context),
       actionsCard(device, context),
@@ -238,9 +249,10 @@ export function mount(root, { params: [deviceId], toast, navigate }) {
 
   const unsubscribe = subscribe((change) => {
     const device = store.devices.get(deviceId);
-    if (change.devices && (shownOnline === null || (device && device.name !== shownName))) draw();
+    const changed = () => device && (deviceState(device) !== shownState || device.name !== shownName);
+    if (change.devices && (shownState === null || changed())) draw();
     if (!device || !change.event || change.event.deviceId !== deviceId) return;
-    if (device.online !== shownOnline) draw();
+    if (changed()) draw();
     if (change.event.eventType === "device.controlState") {
       const line = root.querySelector("[data-testid=reported-control]");
       if (line) line.textContent = fill(gettext("The computer reports: %(state)s"), { state: describeControl(device.controlState) });

@@ -3,10 +3,14 @@
 import { approvalCard, approvalKey } from "./approvals.js";
 import { fill, gettext, h, replace, when } from "./dom.js";
 import { copyText } from "./output.js";
-import { forgetApproval, itemFor, refreshAttention, refreshDevices, store, subscribe } from "./store.js";
+import { sessionFinder } from "./sessions.js";
+import { deviceState, forgetApproval, itemFor, refreshAttention, refreshDevices, store, subscribe } from "./store.js";
 
 // Live events that change presence or what waits for an answer.
 const REPAINT_ON = new RegExp("^device[.]|Approval$|^serverRequest|^agent[.]codex|^turn/completed");
+// Live events that change a session row's state.
+const SESSIONS_ON = new RegExp("^device[.]offline|Approval$|^serverRequest|^agent[.]codex|^turn/(started|completed)");
+const SESSIONS_PAUSE_MS = 500;
 
 export function sessionLink(deviceId, threadId) {
   return `#/d/${encodeURIComponent(deviceId)}/s/${encodeURIComponent(threadId)}`;
@@ -16,11 +20,18 @@ export function deviceLink(deviceId) {
   return `#/d/${encodeURIComponent(deviceId)}`;
 }
 
+const STATE_LABELS = {
+  disabled: () => gettext("Disabled"),
+  online: () => gettext("Online"),
+  reconnecting: () => gettext("Reconnecting…"),
+  offline: () => gettext("Offline"),
+};
+
+// The computer's own state, apart from the console's connection to the relay.
 export function presence(device) {
-  if (!device.enabled) return h("span", { class: "pill failed" }, gettext("Disabled"));
-  return device.online
-    ? h("span", { class: "pill online" }, gettext("Online"))
-    : h("span", { class: "pill offline" }, gettext("Offline"));
+  const state = deviceState(device);
+  return h("span", { class: `pill ${state === "disabled" ? "failed" : state}`, "data-presence": state },
+    STATE_LABELS[state]());
 }
 
 function deviceRow(device) {
@@ -81,14 +92,22 @@ export function mount(root, { toast }) {
     }
   }
 
+  const finder = sessionFinder({ toast });
+  let sessionsPause = 0;
   replace(root,
     h("div", { class: "toolbar" }, h("h1", { tabindex: "-1" }, gettext("Your computers")),
       h("a", { class: "button-link", href: "#/add" }, gettext("Add a computer"))),
     attention,
     h("h2", { id: "devices-heading", class: "visually-hidden" }, gettext("Computers")),
-    devices);
+    devices,
+    finder.node);
   draw();
   const unsubscribe = subscribe((change) => {
+    if (change.event && SESSIONS_ON.test(change.event.eventType)) {
+      // A burst of events (a turn's start, its approvals) is one refresh.
+      clearTimeout(sessionsPause);
+      sessionsPause = setTimeout(finder.refresh, SESSIONS_PAUSE_MS);
+    }
     // Live events change presence and approvals; only those need a repaint here.
     if (change.event && !REPAINT_ON.test(change.event.eventType)) return;
     draw(change);
@@ -98,7 +117,7 @@ export function mount(root, { toast }) {
     .finally(() => { ready = true; draw(); });
   // Heartbeats are not events; refresh now and then so "last heartbeat" stays honest.
   const timer = setInterval(() => refreshDevices().catch(() => {}), 30000);
-  return { destroy() { unsubscribe(); clearInterval(timer); } };
+  return { destroy() { unsubscribe(); clearInterval(timer); clearTimeout(sessionsPause); finder.destroy(); } };
 }
 
 // The install one-liner with what a phone can do with it: copy it, or hand it to another

@@ -6,8 +6,9 @@ import { field, fill, gettext, h, replace } from "./dom.js";
 import { describeControl } from "./device.js";
 import { deviceLink, presence, waitingKey } from "./home.js";
 import { itemAnchor, turnView } from "./items.js";
-import { forgetApproval, itemFor, store, subscribe, waitingIn } from "./store.js";
+import { deviceState, forgetApproval, itemFor, store, subscribe, waitingIn } from "./store.js";
 import { ThreadModel } from "./thread.js";
+import { turnOptions } from "./turn_options.js";
 
 const HISTORY_PAGES = 20;
 const ENDS_TURNS = { "device.offline": "offline", "agent.codex.started": "codexRestarted" };
@@ -23,7 +24,7 @@ async function loadLog(deviceId, threadId, model) {
   }
 }
 
-export function mount(root, { params: [deviceId, threadId], toast, navigate }) {
+export function mount(root, { params: [deviceId, threadId], toast, navigate, config }) {
   const model = new ThreadModel(threadId);
   const log = h("div", { class: "log", "aria-label": gettext("Session history") });
   const waiting = h("div", { class: "stack", "aria-live": "polite" });
@@ -40,11 +41,11 @@ export function mount(root, { params: [deviceId, threadId], toast, navigate }) {
   const send = h("button", { type: "submit", class: "primary" }, gettext("Send"));
   const interrupt = h("button", { type: "button", class: "danger", hidden: true }, gettext("Interrupt"));
   const jump = h("button", { type: "button", class: "jump", hidden: true }, gettext("Jump to latest"));
-  const composer = h("form", { class: "composer" }, jump,
-    field(gettext("Message to Codex"), input), pending,
-    h("div", { class: "actions" }, send, interrupt));
-
   const device = () => store.devices.get(deviceId);
+  const options = turnOptions(deviceId, { toast, config, isOnline: () => device()?.online === true });
+  const composer = h("form", { class: "composer" }, jump,
+    field(gettext("Message to Codex"), input), options.node, pending,
+    h("div", { class: "actions" }, send, interrupt));
 
   function title() {
     for (const turn of model.turns.values()) {
@@ -69,7 +70,11 @@ export function mount(root, { params: [deviceId, threadId], toast, navigate }) {
     const running = model.running();
     status.textContent = [
       running ? gettext("Codex is working…") : "",
-      current && !current.online ? gettext("The computer is offline; what you send waits until it is back.") : "",
+      current && !current.online
+        ? (deviceState(current) === "reconnecting"
+          ? gettext("The computer is reconnecting; what you send waits until it is back.")
+          : gettext("The computer is offline; what you send waits until it is back."))
+        : "",
       current ? fill(gettext("Permissions: %(state)s"), { state: describeControl(current.controlState) }) : "",
     ].filter(Boolean).join(" ");
   }
@@ -163,12 +168,18 @@ export function mount(root, { params: [deviceId, threadId], toast, navigate }) {
     event.preventDefault();
     const text = input.value.trim();
     if (!text) return;
+    if (options.uploading()) {
+      toast(gettext("Wait until the images are attached."), "error");
+      return;
+    }
     const running = model.running();
     const current = device();
     const queue = Boolean(current && !current.online);
     const name = running ? "steerTurn" : "startTurn";
-    const params = { threadId, input: text };
+    const attached = options.hasImages();
+    const params = { threadId, input: attached ? [{ type: "text", text }, ...options.items()] : text };
     if (running) params.turnId = running.id;
+    else Object.assign(params, JSON.parse(JSON.stringify(options.choice())));
     input.value = "";
     toLatest();  // what was sent, and the answer to it, are in view
     const line = h("span", { class: `pill ${queue ? "queued" : ""}` }, queue ? gettext("Queued") : gettext("Sending…"));
@@ -180,6 +191,7 @@ export function mount(root, { params: [deviceId, threadId], toast, navigate }) {
           if (command.status === "sent") line.textContent = gettext("Delivered");
         },
       }));
+      if (attached) options.clear();
     } catch (problem) {
       input.value = input.value || text;
       toast(fill(gettext("Codex did not get your message: %(message)s"), { message: problem.message }), "error");

@@ -44,8 +44,10 @@ function track(event) {
   }
   if (device && (kind === "device.online" || kind === "device.offline")) {
     device.online = kind === "device.online";
+    device.reconnectingUntil = device.online ? null : payload.reconnectingUntil || null;
     if (device.online) device.lastHeartbeatAt = event.at;
     else device.lastSeenAt = event.at;
+    expireReconnecting();
   } else if (device && kind === "device.controlState") {
     device.controlState = payload.controlState || device.controlState;
   } else if (APPROVAL_METHODS.has(kind)) {
@@ -88,7 +90,26 @@ export function refreshDevices() {
     const { devices } = await api("GET", "/api/devices");
     store.devices = new Map(devices.map((device) => [device.deviceId, device]));
     if (store.user) remember(store.user.userId, { devices });
-  }).then(() => notify({ devices: true }));
+  }).then(() => { expireReconnecting(); notify({ devices: true }); });
+}
+
+// A computer shown as reconnecting turns into "Offline" when the relay stops expecting
+// it back, whether or not anything else happens on screen.
+let expiry = 0;
+function expireReconnecting() {
+  clearTimeout(expiry);
+  const now = Date.now();
+  const next = Math.min(...[...store.devices.values()]
+    .map((device) => Date.parse(device.reconnectingUntil || ""))
+    .filter((until) => until > now));
+  if (Number.isFinite(next)) expiry = setTimeout(() => { expireReconnecting(); notify({ devices: true }); }, next - now + 50);
+}
+
+// online, reconnecting (dropped, expected back soon), offline or disabled.
+export function deviceState(device) {
+  if (!device.enabled) return "disabled";
+  if (device.online) return "online";
+  return Date.parse(device.reconnectingUntil || "") > Date.now() ? "reconnecting" : "offline";
 }
 
 export function refreshAttention() {
