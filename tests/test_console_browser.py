@@ -127,37 +127,6 @@ def test_the_console_says_when_the_computer_goes_offline_and_still_reads_its_his
     assert "queued" in queued
 
 
-def test_every_main_screen_passes_the_accessibility_rules(page, world):
-    from .browser import accessibility_problems
-
-    page.goto("/console/")
-    page.get_by_role("heading", name="Sign in").wait_for()
-    screenshot(page, "sign-in")
-    problems = {"sign-in": accessibility_problems(page)}
-    sign_in(page)
-    problems["devices"] = accessibility_problems(page)
-    page.get_by_role("link", name="Add a computer").click()
-    page.get_by_role("heading", name="Add a computer").wait_for()
-    screenshot(page, "add-computer")
-    problems["add-computer"] = accessibility_problems(page)
-    page.goto("/console/#/")
-    open_new_session(page, world)
-    send(page, "[shell:mkdir -p checked_dir]")
-    page.locator(".approval").wait_for()
-    problems["session"] = accessibility_problems(page)
-    page.get_by_role("link", name=re.compile("← desk")).click()
-    page.get_by_role("heading", name="desk").wait_for()
-    problems["device"] = accessibility_problems(page)
-    page.emulate_media(color_scheme="dark")
-    problems["device, dark"] = accessibility_problems(page)
-    page.go_back()
-    page.locator(".approval").wait_for()
-    page.locator(".item.command").wait_for()
-    screenshot(page, "session-dark")
-    problems["session, dark"] = accessibility_problems(page)
-    assert {screen: found for screen, found in problems.items() if found} == {}
-
-
 def test_keyboard_focus_moves_through_sign_in_in_reading_order(page, world):
     page.goto("/console/")
     page.get_by_role("heading", name="Sign in").wait_for()

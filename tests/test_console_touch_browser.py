@@ -1,6 +1,6 @@
-"""Touch and safety in the console (SPEC §6): every control big enough for a finger on
-every screen, messages that never lie over controls or outlive their screen, and a menu
-that closes when it has done its job."""
+"""Touch and safety in the console (SPEC §6): messages that never lie over controls or
+outlive their screen, a menu that closes when it has done its job, and a console Chromium
+would install. (Every control's size is measured on every screen by the matrix test.)"""
 
 from __future__ import annotations
 
@@ -8,58 +8,12 @@ import re
 
 import pytest
 
-from .browser import phone, screenshot, sign_in
+from .browser import sign_in
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
 
 
 SMALL_PHONE = {"width": 360, "height": 740}
-
-
-def test_every_control_on_every_console_screen_is_big_enough_to_tap(chromium, world):
-    from .browser import small_touch_targets
-
-    context = phone(chromium, world.host, viewport=SMALL_PHONE)
-    page = context.new_page()
-    small: dict[str, list[str]] = {}
-
-    def measure(screen: str) -> None:
-        found = small_touch_targets(page)
-        if found:
-            small[screen] = found
-        screenshot(page, f"touch-{screen}")
-
-    try:
-        page.goto("/console/")
-        page.get_by_role("heading", name="Sign in").wait_for()
-        measure("sign-in")
-        sign_in(page)
-        thread = world.browser.command(world.device_id, "startThread")["result"]["thread"]["id"]
-        world.browser.command(world.device_id, "startTurn", threadId=thread, input="[shell:ls]")
-        page.get_by_role("region", name="Needs attention (1)").wait_for()
-        measure("home")
-        page.locator("details.menu summary").tap()
-        measure("menu")
-        page.locator(".menu-panel").get_by_role("link", name="Account").tap()
-        page.get_by_role("heading", name="Account").wait_for()
-        assert page.locator("details.menu").get_attribute("open") is None  # closed by going
-        measure("account")
-        page.goto("/console/#/add")
-        page.get_by_role("heading", name="Add a computer").wait_for()
-        measure("add")
-        page.goto(f"/console/#/d/{world.device_id}")
-        page.get_by_role("button", name="Restart the agent").wait_for()
-        measure("device")
-        page.get_by_role("button", name="Restart the agent").tap()
-        page.get_by_role("dialog").wait_for()
-        measure("confirm")
-        page.get_by_role("dialog").get_by_role("button", name="Cancel").tap()
-        page.goto(f"/console/#/d/{world.device_id}/s/{thread}")
-        page.locator(".approval").get_by_role("button", name="Approve", exact=True).wait_for()
-        measure("session")
-    finally:
-        context.close()
-    assert small == {}, small
 
 
 def test_messages_stay_clear_of_controls_and_the_menu_closes_on_sign_out(page, world):
