@@ -33,3 +33,16 @@ CODEXPANEL_BACKGROUND_SWEEP = False
 # fault suite starts run with the production setting.
 if REDIS_URL:  # noqa: F405
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["socket_timeout"] = 5  # noqa: F405
+
+# pytest-xdist runs the suite in several processes. Each gets its own Redis database, as it
+# gets its own test database: Django's RedisCache.clear() (run around every test) empties
+# the whole database, which would wipe another process's channel layer mid-test. Databases
+# 10 and up stay clear of the ones the fault suite's relays use.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if REDIS_URL and XDIST_WORKER.startswith("gw"):  # noqa: F405
+    from urllib.parse import urlsplit, urlunsplit
+
+    _parts = urlsplit(REDIS_URL)  # noqa: F405
+    REDIS_URL = urlunsplit(_parts._replace(path=f"/{10 + int(XDIST_WORKER[2:])}"))
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = REDIS_URL  # noqa: F405
+    CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
