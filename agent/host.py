@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +69,11 @@ class HostRuntime:
         self.thread_models: dict[str, str | None] = {}
         self.codex: AppServer | None = None
         self.generation = 0
+        # Approval ids carry this process's own random instance (96 bits) as well as the
+        # app-server generation and Codex's request id, which both start again in every
+        # process: an answer to a request that died with an earlier process can never
+        # name one of this process's requests.
+        self.instance = secrets.token_urlsafe(12)
         self.codex_state = "stopped"
         self.codex_error: str | None = None
         self.stopping = threading.Event()
@@ -227,7 +233,7 @@ class HostRuntime:
     def _on_notification(self, method: str, params: dict[str, Any]) -> None:
         if method == protocol.APPROVAL_RESOLVED:
             # Name the request as its approval event did, and forget it.
-            key = f"{self.generation}:{params.get('requestId')}"
+            key = self._approval_key(self.generation, params.get("requestId"))
             self.approvals.pop(key, None)
             params = {**params, "requestId": key}
         thread_id = params.get("threadId") or (params.get("thread") or {}).get("id")
@@ -253,7 +259,7 @@ class HostRuntime:
                 self.codex.respond_error(request_id, -32601, f"{method} is not supported here")
             self.emit("agent.request.unsupported", {"method": method}, params.get("threadId"))
             return
-        key = f"{generation}:{request_id}"
+        key = self._approval_key(generation, request_id)
         self.approvals[key] = (generation, request_id)
         self.emit(
             method,
@@ -261,6 +267,9 @@ class HostRuntime:
             params.get("threadId"),
             params.get("turnId"),
         )
+
+    def _approval_key(self, generation: int, request_id: Any) -> str:
+        return f"{self.instance}:{generation}:{request_id}"
 
     def resolve_approval(self, request_key: str, decision: Any) -> None:
         pending = self.approvals.pop(str(request_key), None)

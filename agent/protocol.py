@@ -116,6 +116,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 # Commands that may wait for an offline device (queue=true) and run when it returns.
 QUEUEABLE_COMMANDS = frozenset({"startTurn", "steerTurn"})
 APPROVAL_DECISIONS = ("accept", "acceptForSession", "decline", "cancel")
+# Decisions that carry what they add, as the request offered it: {"<name>": {...}}.
+AMENDED_DECISIONS = ("acceptWithExecpolicyAmendment", "applyNetworkPolicyAmendment")
 # app-server requests the person answers from the console; each travels as an event of
 # the same name whose payload carries the requestId that resolveApproval names.
 APPROVAL_METHODS = frozenset(
@@ -197,9 +199,21 @@ def validate_command_params(name: str, params: Any) -> None:
         _require(key in params, "invalid_params", f"{name} needs params.{key}")
     if name == "resolveApproval":
         _require(
-            params["decision"] in APPROVAL_DECISIONS,
+            isinstance(params["requestId"], str) and 0 < len(params["requestId"]) <= 128,
             "invalid_params",
-            f"decision must be one of {', '.join(APPROVAL_DECISIONS)}",
+            "requestId must be the id of the request, as its event names it",
+        )
+        decision = params["decision"]
+        amended = (
+            isinstance(decision, dict)
+            and len(decision) == 1
+            and next(iter(decision)) in AMENDED_DECISIONS
+            and isinstance(next(iter(decision.values())), dict)
+        )
+        _require(
+            decision in APPROVAL_DECISIONS or amended,
+            "invalid_params",
+            f"decision must be one of {', '.join(APPROVAL_DECISIONS + AMENDED_DECISIONS)}",
         )
     if "input" in COMMANDS[name]:
         _require(

@@ -35,6 +35,19 @@ def _still_waiting(ask: Event, closers: list[tuple[int, str, int, Any, str]]) ->
     return True
 
 
+def still_waiting(ask: Event) -> bool:
+    """Whether one approval request still waits for its answer."""
+    closers = (
+        Event.objects.filter(device_id=ask.device_id, stream_seq__gt=ask.stream_seq)
+        .filter(
+            Q(event_type__in=(protocol.APPROVAL_RESOLVED, protocol.CODEX_STARTED))
+            | Q(event_type="turn/completed", turn_id=ask.turn_id)
+        )
+        .values_list("device_id", "event_type", "stream_seq", "payload__requestId", "turn_id")
+    )
+    return _still_waiting(ask, list(closers))
+
+
 def pending_approvals(user: User) -> list[dict[str, Any]]:
     """The user's unanswered approval requests, newest first, with their device's name."""
     asks = list(

@@ -24,6 +24,7 @@ from agent import protocol
 from codexpanel import clock
 from codexpanel.errors import ActionError
 
+from .approvals import check_answer
 from .eventlog import live_messages, record_relay_event_locked
 from .groups import Message, command_group, device_group, publish_after_commit
 from .models import Command, Device
@@ -71,6 +72,10 @@ def issue_command(
         protocol.validate_command_params(name, params)
     except protocol.ProtocolError as error:
         raise ActionError(error.code, error.message, 400) from error
+    if name == "resolveApproval":
+        again = check_answer(user, device, params)
+        if again is not None:
+            return again
     waits_for_device = queue and name in protocol.QUEUEABLE_COMMANDS
     if not waits_for_device and not is_online(device):
         raise ActionError(

@@ -5,7 +5,11 @@ browser tests."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -112,3 +116,30 @@ def codex_world(
             )
         finally:
             runtime.stop()
+
+
+AGENT_PROCESS = """
+import json, sys, threading
+from pathlib import Path
+from agent.host import HostRuntime, RuntimeSettings
+raw = json.loads(sys.argv[1])
+for key in ("state_dir", "log_dir"):
+    raw[key] = Path(raw[key]) if raw[key] else None
+HostRuntime(RuntimeSettings(**raw)).start()
+threading.Event().wait()
+"""
+
+
+def agent_process(settings: RuntimeSettings) -> subprocess.Popen[bytes]:
+    """The same agent as a process of its own, which a test may kill -9."""
+    raw = {
+        key: str(value) if isinstance(value, Path) else value
+        for key, value in dataclasses.asdict(settings).items()
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", AGENT_PROCESS, json.dumps(raw)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

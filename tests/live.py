@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -181,6 +182,13 @@ class Browser:
         )
         with self.opener.open(request, timeout=60) as response:
             return json.loads(response.read())
+
+    def call_status(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Like call, but an HTTP error answers (status, its JSON body) instead of raising."""
+        try:
+            return 200, self.call(method, path, body)
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
     def upload(self, path: str, name: str, data: bytes, content_type: str) -> Any:
         """POST one file as multipart/form-data field `image`, as a page's form would."""

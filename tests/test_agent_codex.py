@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .codex_world import World, codex_world, history
+from .codex_world import World, agent_process, codex_world, history, wait_online
 from .console_scenarios import (
     file_change_approval,
     of_type,
@@ -170,3 +171,51 @@ def test_a_chosen_model_effort_and_attached_image_reach_codex(world):
     content = logged[-1]["payload"]["item"]["content"]
     assert [part["type"] for part in content] == ["text", "localImage"]
     assert len(json.dumps(content)) < 1000
+
+
+def test_an_answer_to_a_request_that_died_with_a_killed_agent_reaches_nothing(world):
+    browser, device = world.browser, world.device_id
+    world.runtime.stop(leaving=False)
+    agent = agent_process(world.runtime.settings)
+    try:
+        wait_online(browser, device)
+        thread_id = browser.command(device, "startThread")["result"]["thread"]["id"]
+        stream = browser.stream()
+        browser.command(device, "startTurn", threadId=thread_id, input="[shell:echo dangling]")
+        first = stream.until(of_type("item/commandExecution/requestApproval"))[-1]
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=10)
+
+        agent = agent_process(world.runtime.settings)
+        wait_online(browser, device)
+        browser.command(device, "resumeThread", threadId=thread_id)
+        browser.command(
+            device, "startTurn", threadId=thread_id, input="[shell:touch stale_answer_ran]"
+        )
+        second = stream.until(
+            lambda event: (
+                event["eventType"] == "item/commandExecution/requestApproval"
+                and "stale_answer_ran" in json.dumps(event["payload"])
+            )
+        )[-1]
+        stale, fresh = first["payload"]["requestId"], second["payload"]["requestId"]
+        assert stale != fresh  # Codex's own ids start again; ours never do
+
+        # The answer a stale card would send is refused before it reaches any Codex.
+        refused = browser.call_status(
+            "POST",
+            f"/api/devices/{device}/commands",
+            {"name": "resolveApproval", "params": {"requestId": stale, "decision": "accept"}},
+        )
+        assert refused[0] == 404 and refused[1]["error"]["code"] == "approval_not_found"
+        waiting = browser.call("GET", "/api/attention")["approvals"]
+        assert [event["payload"]["requestId"] for event in waiting] == [fresh]
+        assert not (world.workspace / "stale_answer_ran").exists()
+
+        answered = browser.command(device, "resolveApproval", requestId=fresh, decision="accept")
+        assert answered["status"] == "done", answered
+        stream.until(turn_done)
+        assert (world.workspace / "stale_answer_ran").exists()
+    finally:
+        agent.kill()
+        agent.wait(timeout=10)

@@ -32,6 +32,13 @@ def test_a_person_follows_a_turn_and_answers_codex_from_a_phone(page, world):
     send(page, "[shell:mkdir -p approved_dir]")
     card = page.locator(".approval")
     card.get_by_text("mkdir -p approved_dir").first.wait_for()
+    # While Codex waits, everything about the session says so, not "working".
+    page.get_by_text("Codex is waiting for your answer: mkdir -p approved_dir").wait_for()
+    page.locator(".turn-end[data-status=waiting]").get_by_text(
+        "Waiting for your answer: mkdir -p approved_dir"
+    ).wait_for()
+    page.locator(".item.command .pill", has_text="waiting for you").wait_for()
+    assert page.title() == "(1) codexpanel"
     screenshot(page, "approval")
     card.get_by_role("button", name="Approve", exact=True).click()
     page.locator(".item.command .pill", has_text="completed").wait_for()
@@ -314,3 +321,24 @@ def test_a_person_buys_a_monthly_card_from_their_balance(chromium, tmp_path, sta
             "call_command('audit_wallets')"
         )
         assert "every balance matches its ledger" in audit
+
+
+def test_approving_with_the_offered_rule_shows_the_rule_and_codex_runs_the_command(page, world):
+    sign_in(page)
+    open_new_session(page, world)
+    send(page, "[shell:mkdir -p ruled_dir]")
+    card = page.locator(".approval")
+    card.get_by_text("mkdir -p ruled_dir").first.wait_for()
+    rule = card.locator(".rule")
+    assert "mkdir -p ruled_dir" in rule.inner_text()
+    screenshot(page, "approval-with-rule")
+    card.get_by_role("button", name="Approve and allow from now on").tap()
+    page.locator(".item.command .pill", has_text="completed").wait_for()
+    page.get_by_text("Turn completed").wait_for()
+    assert (world.workspace / "ruled_dir").is_dir()
+    sent = world.relay.python(
+        "import django; django.setup()\n"
+        "from devices.models import Command\n"
+        "print(*Command.objects.get(name='resolveApproval').params['decision'])"
+    )
+    assert sent.split() == ["acceptWithExecpolicyAmendment"]

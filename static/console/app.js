@@ -124,6 +124,9 @@ function drawBadge() {
   badge.textContent = String(count);
   badge.setAttribute("aria-label", fill(gettext("%(count)s waiting for you"), { count }));
   document.title = count ? `(${count}) codexpanel` : "codexpanel";
+  // The installed app's icon counts them too, where the browser can (Badging API).
+  if (count && navigator.setAppBadge) navigator.setAppBadge(count).catch(() => {});
+  else if (!count && navigator.clearAppBadge) navigator.clearAppBadge().catch(() => {});
 }
 
 function signedIn(user) {

@@ -6,18 +6,36 @@ import { changesView } from "./diffs.js";
 const DECISIONS = [
   ["accept", () => gettext("Approve"), "primary"],
   ["acceptForSession", () => gettext("Approve for this session"), ""],
+  ["acceptWithExecpolicyAmendment", () => gettext("Approve and allow from now on"), ""],
+  ["applyNetworkPolicyAmendment", () => gettext("Approve and change the network rule"), ""],
   ["decline", () => gettext("Decline"), "danger"],
   ["cancel", () => gettext("Cancel turn"), ""],
 ];
 
-// Codex lists the answers a command request takes in availableDecisions; declining is
-// always possible (the turn goes on without the command), so it is always offered.
+function decisionName(decision) {
+  return typeof decision === "string" ? decision : Object.keys(decision || {})[0];
+}
+
+// What an amended decision would add: the command prefix Codex would allow from now on,
+// or the network rule it would apply.
+function amendment(decision) {
+  if (typeof decision === "string") return null;
+  const value = Object.values(decision)[0] || {};
+  if (Array.isArray(value.execpolicy_amendment)) return value.execpolicy_amendment.join(" ");
+  return JSON.stringify(value.network_policy_amendment || value);
+}
+
+// The answers a request takes, in the order the card shows them: exactly what Codex lists
+// in availableDecisions (an amended decision carries the rule it adds), and Decline, which
+// app-server takes for every approval. Each is [decision to send, label, tone, rule].
 export function decisionsFor(params) {
-  const listed = params?.availableDecisions;
-  if (!Array.isArray(listed)) return DECISIONS;
-  const names = new Set(listed.filter((entry) => typeof entry === "string"));
-  names.add("decline");
-  return DECISIONS.filter(([name]) => names.has(name));
+  const listed = Array.isArray(params?.availableDecisions)
+    ? params.availableDecisions.filter((entry) => DECISIONS.some(([name]) => name === decisionName(entry)))
+    : ["accept", "acceptForSession", "cancel"];
+  if (!listed.includes("decline")) listed.push("decline");
+  return DECISIONS.flatMap(([name, label, tone]) => listed
+    .filter((entry) => decisionName(entry) === name)
+    .map((entry) => [entry, label, tone, amendment(entry)]));
 }
 
 export function approvalKey(event) {
@@ -26,6 +44,15 @@ export function approvalKey(event) {
 
 function isFileChange(method) {
   return method === "item/fileChange/requestApproval" || method === "applyPatchApproval";
+}
+
+// A few words on what a request asks, for status lines and notifications.
+export function describeAsk(event, item) {
+  const params = event.payload?.params || {};
+  if (isFileChange(event.payload?.method || event.eventType)) return gettext("file changes");
+  const command = params.command || (Array.isArray(item?.command) ? item.command.join(" ") : item?.command) || "";
+  const shown = command.replace(/^\/bin\/(ba)?sh -lc /, "").replace(/^'(.*)'$/, "$1");
+  return shown.length > 60 ? `${shown.slice(0, 59)}…` : shown || gettext("a command");
 }
 
 function detail(term, value, code = false) {
@@ -47,8 +74,13 @@ export function approvalCard(event, { item, link, onDone, toast, online = true, 
   const command = params.command || (Array.isArray(item?.command) ? item.command.join(" ") : item?.command);
   const heading = files ? gettext("Codex wants to change files") : gettext("Codex wants to run a command");
   const status = h("p", { class: "meta", role: "status" });
-  const buttons = decisionsFor(files ? null : params).map(([decision, label, tone]) =>
-    h("button", { type: "button", class: tone, "data-decision": decision, disabled: !online, onclick: () => decide(decision) }, label()));
+  const decisions = decisionsFor(files ? null : params);
+  const buttons = decisions.map(([decision, label, tone]) =>
+    h("button", { type: "button", class: tone, "data-decision": decisionName(decision), disabled: !online, onclick: () => decide(decision) }, label()));
+  const rules = decisions.filter(([, , , rule]) => rule).map(([decision, , , rule]) =>
+    h("p", { class: "meta rule" }, decisionName(decision) === "acceptWithExecpolicyAmendment"
+      ? gettext("“Approve and allow from now on” adds the rule: run commands starting with")
+      : gettext("“Approve and change the network rule” applies:"), " ", h("code", {}, rule)));
   const slow = h("div", { class: "actions", hidden: true });
   if (!online) status.textContent = gettext("The computer is offline. Answer when it is back.");
   let attempt = null;
@@ -99,6 +131,12 @@ export function approvalCard(event, { item, link, onDone, toast, online = true, 
         onDone(null);
         return;
       }
+      if (error instanceof ApiError && error.code === "approval_already_answered") {
+        settle("");
+        toast(error.message);  // who answered, and what
+        onDone(null);
+        return;
+      }
       stopWaiting();
       toast(fill(gettext("Your answer did not reach the computer: %(message)s"), { message: error.message }), "error");
     }
@@ -120,6 +158,7 @@ export function approvalCard(event, { item, link, onDone, toast, online = true, 
         gettext("Show the changes"))
       : null,
     files && !changesAt ? changesView(item?.changes) : null,
+    rules,
     h("div", { class: "actions" }, buttons),
     status,
     slow,

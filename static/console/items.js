@@ -12,8 +12,9 @@ const COMMAND_STATUS = {
   declined: () => gettext("declined"),
 };
 
-function statusPill(status) {
+function statusPill(status, waiting = false) {
   if (!status) return null;
+  if (waiting && status === "inProgress") return h("span", { class: "pill waiting" }, gettext("waiting for you"));
   const label = COMMAND_STATUS[status] ? COMMAND_STATUS[status]() : status;
   const tone = status === "completed" ? "online" : status === "inProgress" ? "queued" : "failed";
   return h("span", { class: `pill ${tone}` }, label);
@@ -34,7 +35,8 @@ export function itemAnchor(itemId) {
   return `item-${itemId}`;
 }
 
-export function itemView(item) {
+// waiting: whether Codex waits on the person's answer about this item.
+export function itemView(item, waiting = false) {
   switch (item.type) {
     case "userMessage":
       return card("user", gettext("You"), h("div", {}, userText(item)));
@@ -45,14 +47,14 @@ export function itemView(item) {
       return text ? card("reasoning", gettext("Thinking"), text) : null;
     }
     case "commandExecution":
-      return card("command", [h("span", {}, gettext("Command")), statusPill(item.status)],
+      return card("command", [h("span", {}, gettext("Command")), statusPill(item.status, waiting)],
         h("code", { class: "cmd" }, item.command || ""),
         item.cwd ? h("p", { class: "meta" }, fill(gettext("in %(cwd)s"), { cwd: item.cwd })) : null,
         item.aggregatedOutput ? outputView(item.id, item.aggregatedOutput) : null,
         item.exitCode !== null && item.exitCode !== undefined
           ? h("p", { class: "meta" }, fill(gettext("exit code %(code)s"), { code: item.exitCode })) : null);
     case "fileChange": {
-      const view = card("files", [h("span", {}, gettext("File changes")), statusPill(item.status)], changesView(item.changes));
+      const view = card("files", [h("span", {}, gettext("File changes")), statusPill(item.status, waiting)], changesView(item.changes));
       view.id = itemAnchor(item.id);
       return view;
     }
@@ -87,11 +89,14 @@ const ENDED_BECAUSE = {
   codexRestarted: () => gettext("Ended: Codex restarted"),
 };
 
+// turn.waitingFor: what Codex waits on the person for in this turn, described, if anything.
 export function turnFooter(turn) {
-  const status = turn.endedBecause ? "ended" : turn.status;
+  const waiting = !turn.endedBecause && turn.status === "inProgress" && turn.waitingFor;
+  const status = turn.endedBecause ? "ended" : waiting ? "waiting" : turn.status;
   const label = turn.endedBecause
     ? ENDED_BECAUSE[turn.endedBecause]()
-    : TURN_STATUS[turn.status] ? TURN_STATUS[turn.status]() : turn.status;
+    : waiting ? fill(gettext("Waiting for your answer: %(what)s"), { what: turn.waitingFor })
+      : TURN_STATUS[turn.status] ? TURN_STATUS[turn.status]() : turn.status;
   const parts = [h("span", {}, label)];
   if (turn.durationMs) parts.push(h("span", {}, fill(gettext("%(seconds)s s"), { seconds: (turn.durationMs / 1000).toFixed(1) })));
   const total = turn.usage?.total?.totalTokens;
@@ -100,7 +105,8 @@ export function turnFooter(turn) {
 }
 
 export function turnView(turn) {
-  const items = [...turn.items.values()].map(itemView).filter(Boolean);
+  const items = [...turn.items.values()]
+    .map((item) => itemView(item, turn.waitingItems?.has(item.id))).filter(Boolean);
   const errors = [...turn.errors, turn.error?.message].filter(Boolean);
   return h("section", { class: "turn", "data-turn": turn.id },
     items,

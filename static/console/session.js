@@ -1,7 +1,7 @@
 // One session (CON-3 … CON-6): its history and live turn, the approvals it waits on, and
 // the composer that starts, steers and interrupts turns.
 import { api, devicePath, run } from "./api.js";
-import { approvalCard } from "./approvals.js";
+import { approvalCard, describeAsk } from "./approvals.js";
 import { field, fill, gettext, h, replace } from "./dom.js";
 import { describeControl } from "./device.js";
 import { deviceLink, presence, waitingKey } from "./home.js";
@@ -68,8 +68,12 @@ export function mount(root, { params: [deviceId, threadId], toast, navigate, con
     }
     archive.disabled = !current?.online;
     const running = model.running();
+    const asks = waitingIn(deviceId, threadId);
     status.textContent = [
-      running ? gettext("Codex is working…") : "",
+      asks.length
+        ? fill(gettext("Codex is waiting for your answer: %(what)s"),
+          { what: asks.map((event) => describeAsk(event, itemFor(event))).join(" · ") })
+        : running ? gettext("Codex is working…") : "",
       current && !current.online
         ? (deviceState(current) === "reconnecting"
           ? gettext("The computer is reconnecting; what you send waits until it is back.")
@@ -86,8 +90,30 @@ export function mount(root, { params: [deviceId, threadId], toast, navigate, con
     input.placeholder = running ? gettext("Add to what Codex is doing…") : gettext("Ask Codex…");
   }
 
+  // What each turn waits on the person for, so its status and items say so.
+  function markWaiting() {
+    const byTurn = new Map();
+    for (const event of waitingIn(deviceId, threadId)) {
+      if (!byTurn.has(event.turnId)) byTurn.set(event.turnId, []);
+      byTurn.get(event.turnId).push(event);
+    }
+    let changed = false;
+    for (const turn of model.turns.values()) {
+      const asks = byTurn.get(turn.id) || [];
+      const what = asks.map((event) => describeAsk(event, itemFor(event))).join(" · ") || null;
+      const items = asks.map((event) => event.payload?.params?.itemId).filter(Boolean);
+      const key = `${what}|${items.join(" ")}`;
+      if ((turn.waitingKey || "null|") === key) continue;
+      Object.assign(turn, { waitingKey: key, waitingFor: what, waitingItems: new Set(items) });
+      turn.version += 1;
+      changed = true;
+    }
+    return changed;
+  }
+
   function drawTurns() {
     frame = 0;
+    markWaiting();
     for (const turn of model.turns.values()) {
       const known = turnNodes.get(turn.id);
       if (known && known.version === turn.version) continue;
@@ -114,6 +140,7 @@ export function mount(root, { params: [deviceId, threadId], toast, navigate, con
     const keys = waitingKey(events);
     if (keys === shownWaiting) return;
     shownWaiting = keys;
+    if (markWaiting()) schedule();
     replace(waiting, events.map((event) => approvalCard(event, {
       item: model.turns.get(event.turnId)?.items.get(event.payload?.params?.itemId) || itemFor(event),
       changesAt: shownItem(event.payload?.params?.itemId),

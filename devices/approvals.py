@@ -1,0 +1,103 @@
+"""Checking an answer against the request it answers (SPEC CON-6), before anything is sent
+to the computer: the request must still wait, the decision must be one it offered, and
+only one answer counts, whichever phone sends it first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from agent import protocol
+from codexpanel.errors import ActionError
+
+from .attention import still_waiting
+from .models import Command, Device, Event
+
+# What a request offers when it does not list its decisions.
+DEFAULT_DECISIONS = ("accept", "acceptForSession", "decline", "cancel")
+
+
+def decision_name(decision: Any) -> str | None:
+    """ "accept", or the one key of a decision object ({"acceptWithExecpolicyAmendment": …})."""
+    if isinstance(decision, str):
+        return decision
+    if isinstance(decision, dict) and len(decision) == 1:
+        return next(iter(decision))
+    return None
+
+
+def offered(request: Event) -> list[Any]:
+    """The decisions the request takes. Declining is always among them: app-server takes
+    it for every approval (the turn goes on without the action), even where its list of
+    decisions leaves it out."""
+    params = request.payload.get("params") if isinstance(request.payload, dict) else None
+    listed = params.get("availableDecisions") if isinstance(params, dict) else None
+    choices = list(listed) if isinstance(listed, list) else list(DEFAULT_DECISIONS)
+    if "decline" not in choices:
+        choices.append("decline")
+    return choices
+
+
+def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command | None:
+    """Refuse an answer that must not reach Codex. Called inside the transaction that
+    stores the answer, so two answers to one request are decided one after the other.
+    Returns the person's own answer still on its way when they send it again (Retry), so
+    that it is not sent twice."""
+    # Taking the device row's write lock (PostgreSQL row lock, SQLite database lock)
+    # before reading makes concurrent answers queue here; the first stored one wins.
+    Device.objects.filter(pk=device.pk).update(stream_seq=F("stream_seq"))
+    request_id = params["requestId"]
+    request = (
+        Event.objects.filter(
+            device=device,
+            event_type__in=protocol.APPROVAL_METHODS,
+            payload__requestId=request_id,
+        )
+        .order_by("-stream_seq")
+        .first()
+    )
+    if request is None:
+        raise ActionError("approval_not_found", _("No request of Codex has that id."), 404)
+    answered = (
+        Command.objects.filter(device=device, name="resolveApproval", params__requestId=request_id)
+        .exclude(status__in=(Command.Status.FAILED, Command.Status.EXPIRED))
+        .select_related("issued_by")
+        .order_by("pk")
+        .first()
+    )
+    if answered is not None:
+        if (
+            answered.issued_by_id == user.pk
+            and answered.params["decision"] == params["decision"]
+            and answered.status not in Command.FINISHED
+        ):
+            return answered
+        who = answered.issued_by.username if answered.issued_by else ""
+        raise ActionError(
+            "approval_already_answered",
+            _("%(who)s already answered this request: %(decision)s.")
+            % {"who": who or _("Someone"), "decision": decision_name(answered.params["decision"])},
+            409,
+            details={
+                "answeredBy": who,
+                "decision": answered.params["decision"],
+                "answeredAt": answered.created_at.isoformat(),
+            },
+        )
+    if not still_waiting(request):
+        raise ActionError(
+            "approval_not_found",
+            _("This request is no longer waiting: Codex restarted or the turn ended."),
+            404,
+        )
+    if params["decision"] not in offered(request):
+        raise ActionError(
+            "decision_not_offered",
+            _("This request does not offer that answer."),
+            400,
+            details={"offered": offered(request)},
+        )
+    return None

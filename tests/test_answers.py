@@ -1,0 +1,126 @@
+"""An answer reaches the request it answers, once (SPEC CON-6): the relay checks it
+against the request in the event log before anything is sent to the computer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from codexpanel import clock
+from codexpanel.errors import ActionError
+from devices.commands import issue_command
+from devices.models import Command, Device
+
+from .realtime import make_device
+from .test_attention import Agent
+from .test_setup_concurrency import race
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AMENDMENT = {"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["mkdir", "-p", "x"]}}
+OFFERED = ["accept", AMENDMENT, "cancel"]
+
+
+@pytest.fixture
+def desk(ada: Any) -> tuple[Device, Agent]:
+    device, _token = make_device(ada)
+    Device.objects.filter(pk=device.pk).update(online=True, last_heartbeat_at=clock.now())
+    agent = Agent(Device.objects.get(pk=device.pk))
+    params = {"threadId": "thr_1", "turnId": "turn_1", "itemId": "call-1", "command": "mkdir x"}
+    agent.report(
+        "item/commandExecution/requestApproval",
+        {"requestId": "inst:1:0", "params": {**params, "availableDecisions": OFFERED}},
+        "thr_1",
+        "turn_1",
+    )
+    return Device.objects.get(pk=device.pk), agent
+
+
+def answer(user: Any, device: Device, decision: Any, request_id: str = "inst:1:0") -> Command:
+    return issue_command(
+        user, device, "resolveApproval", {"requestId": request_id, "decision": decision}
+    )
+
+
+def refusal(work) -> ActionError:
+    with pytest.raises(ActionError) as refused:
+        work()
+    return refused.value
+
+
+def test_an_answer_to_a_request_codex_never_made_is_refused_and_not_sent(ada, desk):
+    device, _agent = desk
+    refused = refusal(lambda: answer(ada, device, "accept", "other:1:0"))
+    assert (refused.code, refused.status) == ("approval_not_found", 404)
+    assert not Command.objects.exists()
+
+
+def test_an_answer_to_a_request_that_died_with_its_codex_is_refused(ada, desk):
+    device, agent = desk
+    agent.report("agent.codex.started", {"generation": 2})
+    refused = refusal(lambda: answer(ada, device, "accept"))
+    assert refused.code == "approval_not_found"
+    assert "no longer waiting" in refused.message
+    assert not Command.objects.exists()
+
+
+@pytest.mark.parametrize("decision", ["accept", AMENDMENT, "cancel", "decline"])
+def test_each_offered_decision_is_taken(ada, desk, decision):
+    device, _agent = desk
+    command = answer(ada, device, decision)
+    assert command.params["decision"] == decision
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [
+        "acceptForSession",
+        {"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["rm", "-rf", "/"]}},
+    ],
+)
+def test_a_decision_the_request_did_not_offer_is_refused(ada, desk, decision):
+    device, _agent = desk
+    refused = refusal(lambda: answer(ada, device, decision))
+    assert (refused.code, refused.status) == ("decision_not_offered", 400)
+    assert refused.details == {"offered": [*OFFERED, "decline"]}
+    assert not Command.objects.exists()
+
+
+def test_a_second_answer_is_told_who_answered_what(ada, desk, make_user):
+    device, _agent = desk
+    answer(ada, device, "accept")
+    refused = refusal(lambda: answer(ada, device, "cancel"))
+    assert (refused.code, refused.status) == ("approval_already_answered", 409)
+    assert refused.details["answeredBy"] == "ada"
+    assert refused.details["decision"] == "accept"
+    assert refused.message == "ada already answered this request: accept."
+    assert Command.objects.count() == 1
+
+
+def test_sending_the_same_answer_again_reuses_the_first_instead_of_sending_twice(ada, desk):
+    device, _agent = desk
+    first = answer(ada, device, "accept")
+    again = answer(ada, device, "accept")
+    assert again.pk == first.pk
+    assert Command.objects.count() == 1
+
+
+def test_a_failed_answer_may_be_given_again(ada, desk):
+    device, _agent = desk
+    first = answer(ada, device, "accept")
+    Command.objects.filter(pk=first.pk).update(status=Command.Status.FAILED)
+    assert answer(ada, device, "cancel").pk != first.pk
+
+
+def test_answers_racing_from_several_phones_send_exactly_one(ada, desk):
+    device, _agent = desk
+    decisions = iter(["accept", "cancel", "decline", AMENDMENT, "accept", "cancel"])
+    outcomes = race(lambda: answer(ada, Device.objects.get(pk=device.pk), next(decisions)))
+    sent = [outcome for outcome in outcomes if isinstance(outcome, Command)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, ActionError)]
+    assert Command.objects.filter(name="resolveApproval").count() == 1
+    # The winner, and any phone that sent the very same answer, hold the one command.
+    assert {command.pk for command in sent} == {Command.objects.get().pk}
+    assert {error.code for error in refused} <= {"approval_already_answered"}
+    assert len(sent) + len(refused) == len(outcomes)
