@@ -148,8 +148,9 @@ def interrupt_turn(runtime: HostRuntime, params: dict[str, Any]) -> Any:
 
 
 def resolve_approval(runtime: HostRuntime, params: dict[str, Any]) -> Any:
-    runtime.resolve_approval(params.get("requestId"), params.get("decision"))
-    return {"requestId": params.get("requestId"), "decision": params.get("decision")}
+    answer = {key: params[key] for key in ("decision", "answers") if key in params}
+    runtime.resolve_approval(params.get("requestId"), answer)
+    return {"requestId": params.get("requestId"), **answer}
 
 
 def set_control_state(runtime: HostRuntime, params: dict[str, Any]) -> Any:

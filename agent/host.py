@@ -64,7 +64,7 @@ class HostRuntime:
         self.events = EventWriter(self.outbox, self.client.events_ready)
         self.workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="command")
         self.lock = threading.RLock()
-        self.approvals: dict[str, tuple[int, Any]] = {}
+        self.approvals: dict[str, tuple[int, Any, str]] = {}
         self.active_turns: dict[str, str] = {}
         self.thread_models: dict[str, str | None] = {}
         self.codex: AppServer | None = None
@@ -253,16 +253,23 @@ class HostRuntime:
     def _on_server_request(
         self, generation: int, request_id: Any, method: str, params: dict[str, Any]
     ) -> None:
-        if method not in protocol.APPROVAL_METHODS:
-            # Questions the console cannot answer yet fail at once rather than stall a turn.
+        if method in protocol.CLIENT_REQUESTS:
+            # Addressed to the program, not the person: nothing here can honour them.
+            message = f"{method} is not available through codexpanel"
             if self.codex is not None:
-                self.codex.respond_error(request_id, -32601, f"{method} is not supported here")
-            self.emit("agent.request.unsupported", {"method": method}, params.get("threadId"))
+                self.codex.respond_error(request_id, -32601, message)
+            self.emit(
+                protocol.CLIENT_REQUEST_REFUSED,
+                {"method": method, "message": message},
+                params.get("threadId"),
+                params.get("turnId"),
+            )
             return
+        event_type = method if method in protocol.APPROVAL_METHODS else protocol.UNKNOWN_REQUEST
         key = self._approval_key(generation, request_id)
-        self.approvals[key] = (generation, request_id)
+        self.approvals[key] = (generation, request_id, event_type)
         self.emit(
-            method,
+            event_type,
             {"requestId": key, "method": method, "params": params},
             params.get("threadId"),
             params.get("turnId"),
@@ -271,11 +278,18 @@ class HostRuntime:
     def _approval_key(self, generation: int, request_id: Any) -> str:
         return f"{self.instance}:{generation}:{request_id}"
 
-    def resolve_approval(self, request_key: str, decision: Any) -> None:
+    def resolve_approval(self, request_key: str, answer: dict[str, Any]) -> None:
+        """Answer a pending request: a decision for an approval, answers for questions,
+        and a declined request of an unknown kind as a JSON-RPC error."""
         pending = self.approvals.pop(str(request_key), None)
         if pending is None or pending[0] != self.generation or self.codex is None:
             raise CommandFailed("approval_not_found", "no such pending approval")
-        self.codex.respond(pending[1], {"decision": decision})
+        if pending[2] == protocol.UNKNOWN_REQUEST:
+            self.codex.respond_error(pending[1], -32601, "declined by the person")
+        elif "answers" in answer:
+            self.codex.respond(pending[1], {"answers": answer["answers"]})
+        else:
+            self.codex.respond(pending[1], {"decision": answer["decision"]})
 
     # --- commands -------------------------------------------------------------------------
 

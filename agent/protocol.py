@@ -105,7 +105,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "startTurn": ("threadId", "input"),
     "steerTurn": ("threadId", "input"),
     "interruptTurn": ("threadId",),
-    "resolveApproval": ("requestId", "decision"),
+    "resolveApproval": ("requestId",),
     "setControlState": (),
     "archiveThread": ("threadId",),
     "restartCodex": (),
@@ -120,14 +120,28 @@ APPROVAL_DECISIONS = ("accept", "acceptForSession", "decline", "cancel")
 AMENDED_DECISIONS = ("acceptWithExecpolicyAmendment", "applyNetworkPolicyAmendment")
 # app-server requests the person answers from the console; each travels as an event of
 # the same name whose payload carries the requestId that resolveApproval names.
+QUESTION_METHOD = "item/tool/requestUserInput"
+# A request of a kind this agent does not know travels as this event (payload: requestId,
+# method, params); the person can only decline it, which answers with a JSON-RPC error.
+UNKNOWN_REQUEST = "agent.request.unknown"
 APPROVAL_METHODS = frozenset(
     {
         "item/commandExecution/requestApproval",
         "item/fileChange/requestApproval",
         "execCommandApproval",
         "applyPatchApproval",
+        QUESTION_METHOD,
+        UNKNOWN_REQUEST,
     }
 )
+# Requests addressed to the client program rather than the person: the agent answers
+# them itself with a JSON-RPC error and records that it did (CLIENT_REQUEST_REFUSED).
+CLIENT_REQUESTS = frozenset(
+    {"item/tool/call", "account/chatgptAuthTokens/refresh", "attestation/generate"}
+)
+CLIENT_REQUEST_REFUSED = "agent.request.refused"
+MAX_QUESTIONS = 20
+MAX_ANSWER_CHARS = 4000
 # Events after which an approval no longer waits: app-server says it was answered, or a
 # new app-server process started (its predecessor's questions died with it).
 APPROVAL_RESOLVED = "serverRequest/resolved"
@@ -203,6 +217,14 @@ def validate_command_params(name: str, params: Any) -> None:
             "invalid_params",
             "requestId must be the id of the request, as its event names it",
         )
+        _require(
+            ("decision" in params) != ("answers" in params),
+            "invalid_params",
+            "an answer has a decision (approvals) or answers (questions), not both",
+        )
+        if "answers" in params:
+            _answers(params["answers"])
+            return
         decision = params["decision"]
         amended = (
             isinstance(decision, dict)
@@ -279,6 +301,25 @@ def _input_items(items: list[Any]) -> None:
 # A model id as app-server's model/list names it, and a reasoning effort ("low", "xhigh").
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 EFFORT = re.compile(r"[a-z]{1,16}")
+
+
+def _answers(answers: Any) -> None:
+    """Answers to Codex's questions: {questionId: {"answers": [text, …]}}."""
+    _require(
+        isinstance(answers, dict) and 0 < len(answers) <= MAX_QUESTIONS,
+        "invalid_params",
+        "answers maps each question's id to its answers",
+    )
+    for question, answer in answers.items():
+        texts = answer.get("answers") if isinstance(answer, dict) else None
+        _require(
+            isinstance(question, str)
+            and isinstance(texts, list)
+            and 0 < len(texts) <= MAX_QUESTIONS
+            and all(isinstance(text, str) and len(text) <= MAX_ANSWER_CHARS for text in texts),
+            "invalid_params",
+            f'each answer is {{"answers": [text, …]}} of at most {MAX_ANSWER_CHARS} characters',
+        )
 
 
 def _model_choice(params: dict[str, Any]) -> None:

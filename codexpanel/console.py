@@ -52,6 +52,7 @@ SHELL_FILES = (
     "console/offline.js",
     "console/sessions.js",
     "console/turn_options.js",
+    "console/questions.js",
     "vendor/markdown-it/markdown-it.min.js",
     "vendor/dompurify/purify.min.js",
     "vendor/highlight/highlight.min.js",

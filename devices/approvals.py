@@ -69,21 +69,23 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
         .first()
     )
     if answered is not None:
+        given = {key: answered.params.get(key) for key in ("decision", "answers")}
         if (
             answered.issued_by_id == user.pk
-            and answered.params["decision"] == params["decision"]
+            and given == {key: params.get(key) for key in ("decision", "answers")}
             and answered.status not in Command.FINISHED
         ):
             return answered
         who = answered.issued_by.username if answered.issued_by else ""
+        what = decision_name(given["decision"]) if given["decision"] else _("answers")
         raise ActionError(
             "approval_already_answered",
             _("%(who)s already answered this request: %(decision)s.")
-            % {"who": who or _("Someone"), "decision": decision_name(answered.params["decision"])},
+            % {"who": who or _("Someone"), "decision": what},
             409,
             details={
                 "answeredBy": who,
-                "decision": answered.params["decision"],
+                **{key: value for key, value in given.items() if value is not None},
                 "answeredAt": answered.created_at.isoformat(),
             },
         )
@@ -93,6 +95,20 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
             _("This request is no longer waiting: Codex restarted or the turn ended."),
             404,
         )
+    if request.event_type == protocol.QUESTION_METHOD:
+        _check_answers(request, params)
+        return None
+    if "decision" not in params:
+        raise ActionError(
+            "decision_not_offered", _("This request takes a decision, not answers."), 400
+        )
+    if request.event_type == protocol.UNKNOWN_REQUEST and params["decision"] != "decline":
+        raise ActionError(
+            "decision_not_offered",
+            _("A request of a kind the console does not know can only be declined."),
+            400,
+            details={"offered": ["decline"]},
+        )
     if params["decision"] not in offered(request):
         raise ActionError(
             "decision_not_offered",
@@ -101,3 +117,30 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
             details={"offered": offered(request)},
         )
     return None
+
+
+def _check_answers(request: Event, params: dict[str, Any]) -> None:
+    """Every question answered, and with one of its options unless it takes free text."""
+    answers = params.get("answers")
+    payload = request.payload.get("params") if isinstance(request.payload, dict) else None
+    questions = payload.get("questions") if isinstance(payload, dict) else None
+    questions = [q for q in questions or [] if isinstance(q, dict) and "id" in q]
+    if not isinstance(answers, dict) or set(answers) != {q["id"] for q in questions}:
+        raise ActionError(
+            "answer_not_offered",
+            _("Answer each of Codex's questions, and only those."),
+            400,
+            details={"questions": [q["id"] for q in questions]},
+        )
+    for question in questions:
+        labels = [option.get("label") for option in question.get("options") or []]
+        if question.get("isOther") or not labels:
+            continue
+        chosen = answers[question["id"]]["answers"]
+        if any(text not in labels for text in chosen):
+            raise ActionError(
+                "answer_not_offered",
+                _("“%(question)s” takes one of its options.") % {"question": question["id"]},
+                400,
+                details={"question": question["id"], "options": labels},
+            )

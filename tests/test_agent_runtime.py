@@ -257,12 +257,18 @@ def test_a_command_cut_short_by_a_restart_is_answered_as_failed(tmp_path):
     again.outbox.close()
 
 
-def test_questions_the_console_cannot_answer_fail_at_once(runtime):
-    runtime._on_server_request(runtime.generation, 7, "item/tool/requestUserInput", {})
-    assert events_of(runtime, "agent.request.unsupported")[0]["payload"]["method"] == (
-        "item/tool/requestUserInput"
+def test_a_question_from_codex_waits_for_the_person_and_their_answers_reach_it(runtime):
+    command(runtime, "startTurn", threadId="thr-1", input="ask:item/tool/requestUserInput")
+    wait_for(lambda: events_of(runtime, "item/tool/requestUserInput"))
+    asked = events_of(runtime, "item/tool/requestUserInput")[0]["payload"]
+    assert events_of(runtime, "fake/answered") == []
+    answers = {"colour": {"answers": ["Red"]}}
+    answer = command(
+        runtime, "resolveApproval", "cmd_2", requestId=asked["requestId"], answers=answers
     )
-    assert "7" not in str(runtime.approvals)
+    assert answer["ok"] is True
+    wait_for(lambda: events_of(runtime, "fake/answered"))
+    assert events_of(runtime, "fake/answered")[0]["payload"]["result"] == {"answers": answers}
 
 
 def test_only_one_agent_runs_per_install(tmp_path):
@@ -283,3 +289,44 @@ def test_only_one_agent_runs_per_install(tmp_path):
     held.close()
     third = subprocess.run([sys.executable, "-c", code, str(tmp_path / "agent.lock"), root])
     assert third.returncode == 1
+
+
+@pytest.mark.parametrize(
+    "method", ["item/tool/call", "account/chatgptAuthTokens/refresh", "attestation/generate"]
+)
+def test_a_request_for_the_program_is_refused_by_the_agent_and_recorded(runtime, method):
+    command(runtime, "startTurn", threadId="thr-1", input=f"ask:{method}")
+    wait_for(lambda: events_of(runtime, "fake/answered"))
+    answered = events_of(runtime, "fake/answered")[0]["payload"]
+    assert answered["error"]["code"] == -32601
+    assert answered["result"] is None
+    refused = events_of(runtime, "agent.request.refused")
+    assert refused[0]["payload"] == {
+        "method": method,
+        "message": f"{method} is not available through codexpanel",
+    }
+    assert refused[0]["threadId"] == "thr-1"
+
+
+def test_a_request_of_an_unknown_kind_waits_for_the_person_and_declining_answers_an_error(
+    runtime,
+):
+    command(runtime, "startTurn", threadId="thr-1", input="ask:item/future/request")
+    wait_for(lambda: events_of(runtime, "agent.request.unknown"))
+    asked = events_of(runtime, "agent.request.unknown")[0]["payload"]
+    assert asked["method"] == "item/future/request"
+    assert asked["params"]["detail"] == "from the fake"
+    assert events_of(runtime, "fake/answered") == []  # nothing answered on the person's behalf
+    answer = command(
+        runtime, "resolveApproval", "cmd_2", requestId=asked["requestId"], decision="decline"
+    )
+    assert answer["ok"] is True
+    wait_for(lambda: events_of(runtime, "fake/answered"))
+    answered = events_of(runtime, "fake/answered")[0]["payload"]
+    assert answered["error"] == {"code": -32601, "message": "declined by the person"}
+
+
+def test_approval_ids_differ_between_agent_processes(runtime, tmp_path):
+    other = HostRuntime(runtime.settings)
+    assert other.instance != runtime.instance
+    assert len(other.instance) >= 16  # 96 random bits, URL-safe

@@ -124,3 +124,88 @@ def test_answers_racing_from_several_phones_send_exactly_one(ada, desk):
     assert {command.pk for command in sent} == {Command.objects.get().pk}
     assert {error.code for error in refused} <= {"approval_already_answered"}
     assert len(sent) + len(refused) == len(outcomes)
+
+
+QUESTIONS = [
+    {
+        "id": "colour",
+        "header": "Colour",
+        "question": "Which colour?",
+        "isOther": False,
+        "options": [{"label": "Blue", "description": ""}, {"label": "Red", "description": ""}],
+    },
+    {"id": "name", "header": "Name", "question": "Say what?", "isOther": True, "options": []},
+]
+
+
+@pytest.fixture
+def asked(desk: tuple[Device, Agent]) -> Device:
+    device, agent = desk
+    agent.report(
+        "item/tool/requestUserInput",
+        {"requestId": "inst:1:1", "params": {"questions": QUESTIONS, "itemId": "call-2"}},
+        "thr_1",
+        "turn_1",
+    )
+    agent.report(
+        "agent.request.unknown",
+        {"requestId": "inst:1:2", "method": "item/future/request", "params": {}},
+        "thr_1",
+        "turn_1",
+    )
+    return device
+
+
+def answer_questions(user: Any, device: Device, answers: Any) -> Command:
+    return issue_command(
+        user, device, "resolveApproval", {"requestId": "inst:1:1", "answers": answers}
+    )
+
+
+def test_questions_take_an_offered_option_or_free_text_where_allowed(ada, asked):
+    answers = {"colour": {"answers": ["Red"]}, "name": {"answers": ["anything at all"]}}
+    assert answer_questions(ada, asked, answers).params["answers"] == answers
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"colour": {"answers": ["Green"]}, "name": {"answers": ["x"]}},
+        {"colour": {"answers": ["Red"]}},
+        {"colour": {"answers": ["Red"]}, "name": {"answers": ["x"]}, "extra": {"answers": ["y"]}},
+    ],
+)
+def test_answers_that_skip_a_question_or_invent_an_option_are_refused(ada, asked, answers):
+    refused = refusal(lambda: answer_questions(ada, asked, answers))
+    assert (refused.code, refused.status) == ("answer_not_offered", 400)
+    assert not Command.objects.exists()
+
+
+def test_a_question_takes_answers_not_a_decision_and_an_approval_the_reverse(ada, asked):
+    refused = refusal(lambda: answer(ada, asked, "accept", "inst:1:1"))
+    assert refused.code == "answer_not_offered"
+    refused = refusal(
+        lambda: issue_command(
+            ada,
+            asked,
+            "resolveApproval",
+            {"requestId": "inst:1:0", "answers": {"colour": {"answers": ["Red"]}}},
+        )
+    )
+    assert refused.code == "decision_not_offered"
+
+
+def test_a_request_of_an_unknown_kind_can_only_be_declined(ada, asked):
+    refused = refusal(lambda: answer(ada, asked, "accept", "inst:1:2"))
+    assert refused.code == "decision_not_offered"
+    assert refused.details == {"offered": ["decline"]}
+    assert answer(ada, asked, "decline", "inst:1:2").params["decision"] == "decline"
+
+
+def test_questions_and_unknown_requests_wait_on_the_person_like_approvals(person, asked):
+    waiting = person.client.get("/api/attention").json()["approvals"]
+    assert {event["eventType"] for event in waiting} == {
+        "item/commandExecution/requestApproval",
+        "item/tool/requestUserInput",
+        "agent.request.unknown",
+    }

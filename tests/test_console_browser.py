@@ -333,7 +333,7 @@ def test_approving_with_the_offered_rule_shows_the_rule_and_codex_runs_the_comma
     assert "mkdir -p ruled_dir" in rule.inner_text()
     screenshot(page, "approval-with-rule")
     card.get_by_role("button", name="Approve and allow from now on").tap()
-    page.locator(".item.command .pill", has_text="completed").wait_for()
+    page.locator(".item.command .pill", has_text="completed").first.wait_for()
     page.get_by_text("Turn completed").wait_for()
     assert (world.workspace / "ruled_dir").is_dir()
     sent = world.relay.python(

@@ -10,6 +10,8 @@ export const APPROVAL_METHODS = new Set([
   "item/fileChange/requestApproval",
   "execCommandApproval",
   "applyPatchApproval",
+  "item/tool/requestUserInput",
+  "agent.request.unknown",
 ]);
 
 export const store = {

@@ -1,6 +1,7 @@
 // A session as the console shows it: turns holding items, built from a readSession
 // snapshot and from events (the relay's log, then the live stream). Applying the same
 // event twice changes nothing, so the seams between those sources need no care.
+import { fill, gettext } from "./dom.js";
 
 const DELTAS = {
   "item/agentMessage/delta": "text",
@@ -139,6 +140,10 @@ export class ThreadModel {
       turn.usage = payload.tokenUsage;
     } else if (kind === "error") {
       turn.errors.push(payload.error?.message || String(payload.message || ""));
+    } else if (kind === "agent.request.refused") {
+      // Codex asked the program, not the person; the agent said no, and the turn goes on.
+      turn.errors.push(fill(gettext("Codex asked for %(method)s, which codexpanel does not provide; the computer declined it."),
+        { method: payload.method || "?" }));
     } else {
       return false;
     }

@@ -25,6 +25,15 @@ def notify(method: str, params: dict) -> None:
 def run_turn(thread_id: str, text: str) -> None:
     turn = {"id": "turn-1", "status": "inProgress", "items": []}
     notify("turn/started", {"threadId": thread_id, "turn": turn})
+    if text.startswith("ask:"):  # a server request of the method named
+        send(
+            {
+                "id": next(approvals),
+                "method": text[4:],
+                "params": {"threadId": thread_id, "turnId": "turn-1", "detail": "from the fake"},
+            }
+        )
+        return
     if text == "approve":
         send(
             {
@@ -48,7 +57,10 @@ def main() -> None:
         method, request_id = message.get("method"), message.get("id")
         params = message.get("params") or {}
         if method is None:  # the answer to an approval request
-            notify("fake/answered", {"requestId": request_id, "result": message.get("result")})
+            answered = {"requestId": request_id, "result": message.get("result")}
+            if "error" in message:
+                answered["error"] = message["error"]
+            notify("fake/answered", answered)
         elif method == "initialize":
             send({"id": request_id, "result": {"userAgent": "fake/0.0.0"}})
         elif method == "thread/start":

@@ -3,6 +3,7 @@
 
 The reply depends on the newest user message:
 - `[shell:CMD]` asks to run CMD with escalated permissions (a command approval);
+- `[ask]` asks the person two questions through the request_user_input tool;
 - `[patch:NAME:TEXT]` asks to add file NAME containing TEXT (a file-change approval);
 - `[slow]` streams a long answer slowly (for steering and interrupting);
 - anything else gets "Hello from the fake model." in a few deltas.
@@ -28,6 +29,26 @@ MARKDOWN = [
     "- one\n- two\n\nSee [the docs](https://example.com/docs) ",
     'and <img src=x onerror="window.injected=1"> <b>raw</b>. ',
     "[run](javascript:window.injected=2) [page](data:text/html,hi)",
+]
+
+
+# What "[ask]" asks the person, through Codex's request_user_input tool.
+QUESTIONS = [
+    {
+        "id": "colour",
+        "header": "Colour",
+        "question": "Which colour should the button be?",
+        "options": [
+            {"label": "Blue", "description": "calm, like the rest"},
+            {"label": "Red", "description": "stands out"},
+        ],
+    },
+    {
+        "id": "name",
+        "header": "Name",
+        "question": "What should the button say?",
+        "options": [{"label": "Save", "description": "the usual"}],
+    },
 ]
 
 
@@ -101,6 +122,8 @@ class Handler(BaseHTTPRequestHandler):
                 "*** End Patch\nEOF\n"
             )
             self._tool_call(number, command)
+        elif "[ask]" in text:
+            self._function_call(number, "request_user_input", {"questions": QUESTIONS})
         elif "[markdown]" in text:
             self._message(number, MARKDOWN)
         elif "[slow]" in text:
@@ -115,10 +138,13 @@ class Handler(BaseHTTPRequestHandler):
             "sandbox_permissions": "require_escalated",
             "justification": "The test asks for it.",
         }
+        self._function_call(number, "exec_command", arguments)
+
+    def _function_call(self, number: int, name: str, arguments: dict[str, Any]) -> None:
         item = {
             "type": "function_call",
             "call_id": f"call-{number}",
-            "name": "exec_command",
+            "name": name,
             "arguments": json.dumps(arguments),
         }
         self._send("response.output_item.done", {"item": item})

@@ -1,0 +1,77 @@
+// Requests that are not approvals (CON-6): Codex's questions to the person, each with its
+// options and free text where it takes it, and a request of a kind the console does not
+// know, shown as it came and answerable only by declining it.
+import { fill, gettext, h, uid } from "./dom.js";
+
+export const QUESTION_METHOD = "item/tool/requestUserInput";
+export const UNKNOWN_REQUEST = "agent.request.unknown";
+
+function questionField(question) {
+  const name = uid("question");
+  const options = (question.options || []).map((option) =>
+    h("label", { class: "check" },
+      h("input", { type: "radio", name, value: option.label }),
+      h("span", {}, h("strong", {}, option.label), option.description ? [h("br"), h("span", { class: "hint" }, option.description)] : null)));
+  const takesText = question.isOther || options.length === 0;
+  const other = takesText
+    ? h("input", { type: question.isSecret ? "password" : "text", name: `${name}-other`, autocomplete: "off",
+      "aria-label": options.length ? fill(gettext("Another answer to “%(question)s”"), { question: question.header || question.id })
+        : question.question || question.header })
+    : null;
+  if (other && options.length) {
+    const radio = h("input", { type: "radio", name, value: "" });
+    options.push(h("label", { class: "check" }, radio, h("span", {}, gettext("Something else:"))));
+    other.addEventListener("input", () => { radio.checked = true; });
+  }
+  const node = h("fieldset", { class: "question" },
+    h("legend", {}, question.header || question.id),
+    h("p", {}, question.question || ""),
+    options, other);
+  return {
+    node,
+    answer() {
+      const picked = node.querySelector(`input[name="${name}"]:checked`);
+      const text = other?.value.trim() || "";
+      if (picked && picked.value) return picked.value;
+      return text || null;
+    },
+  };
+}
+
+export function questionsBody(params, send) {
+  const fields = (params.questions || []).map(questionField);
+  const note = h("p", { class: "hint", role: "alert" });
+  const submit = h("button", { type: "submit", class: "primary" }, gettext("Send answers"));
+  const form = h("form", {
+    class: "questions",
+    onsubmit: (event) => {
+      event.preventDefault();
+      const answers = {};
+      for (const [index, question] of (params.questions || []).entries()) {
+        const answer = fields[index].answer();
+        if (answer === null) {
+          note.textContent = fill(gettext("Answer “%(question)s” first."), { question: question.header || question.id });
+          return;
+        }
+        answers[question.id] = { answers: [answer] };
+      }
+      note.textContent = "";
+      send({ answers });
+    },
+  }, fields.map((field) => field.node), note, h("div", { class: "actions" }, submit));
+  return { heading: gettext("Codex has a question for you"), controls: [submit], body: form };
+}
+
+export function unknownBody(payload, send) {
+  const decline = h("button", { type: "button", class: "danger", onclick: () => send({ decision: "decline" }) }, gettext("Decline"));
+  return {
+    heading: gettext("Codex asks something this console cannot show"),
+    controls: [decline],
+    body: [
+      h("p", {}, fill(gettext("Request: %(method)s"), { method: payload?.method || "?" })),
+      h("pre", { class: "params" }, JSON.stringify(payload?.params ?? {}, null, 2).slice(0, 4000)),
+      h("p", { class: "hint" }, gettext("Declining tells Codex this request cannot be answered here; the turn goes on.")),
+      h("div", { class: "actions" }, decline),
+    ],
+  };
+}
