@@ -53,6 +53,7 @@ SHELL_FILES = (
     "console/sessions.js",
     "console/turn_options.js",
     "console/questions.js",
+    "console/notifications.js",
     "vendor/markdown-it/markdown-it.min.js",
     "vendor/dompurify/purify.min.js",
     "vendor/highlight/highlight.min.js",
@@ -148,6 +149,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
             [reverse("console"), reverse("console-manifest"), reverse("javascript-catalog")]
             + [static(name) for name in SHELL_FILES]
         ),
+        "icon": json.dumps(static("console/icon-192.png")),
     }
     return render(request, "console/sw.js", context, content_type="text/javascript")
 

@@ -269,6 +269,12 @@ CODEXPANEL_COMMANDS_IN_FLIGHT = env.int("CODEXPANEL_COMMANDS_IN_FLIGHT", default
 # hour (each is kept for a day).
 CODEXPANEL_ATTACHMENT_MAX_BYTES = env.int("CODEXPANEL_ATTACHMENT_MAX_BYTES", default=5_242_880)
 CODEXPANEL_ATTACHMENTS_PER_HOUR = env.int("CODEXPANEL_ATTACHMENTS_PER_HOUR", default=30)
+# Web Push: the VAPID key (PEM; made and kept in the database when not given), the contact
+# push services see, and, for tests on loopback only, plain-http push endpoints.
+CODEXPANEL_VAPID_PRIVATE_KEY = env.str("CODEXPANEL_VAPID_PRIVATE_KEY", default="")
+CODEXPANEL_VAPID_SUBJECT = env.str("CODEXPANEL_VAPID_SUBJECT", default="mailto:admin@localhost")
+CODEXPANEL_PUSH_ALLOW_HTTP = env.bool("CODEXPANEL_PUSH_ALLOW_HTTP", default=False)
+CODEXPANEL_PUSH_ANSWERS_PER_MINUTE = env.int("CODEXPANEL_PUSH_ANSWERS_PER_MINUTE", default=30)
 # Each relay process sweeps for silent devices and overdue commands while it serves
 # sockets (tests switch it off to drive the sweep by hand).
 CODEXPANEL_BACKGROUND_SWEEP = env.bool("CODEXPANEL_BACKGROUND_SWEEP", default=True)

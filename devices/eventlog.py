@@ -81,6 +81,14 @@ def _locked_device(device_pk: int) -> Device:
     return Device.objects.select_for_update().get(pk=device_pk)
 
 
+def _push_after_commit(events: list[Event]) -> None:
+    """Hand the events to Web Push once they are stored for good; nothing waits on it."""
+    from .push_sender import events_recorded
+
+    positions = [(event.device_id, event.stream_seq, event.event_type) for event in events]
+    transaction.on_commit(lambda: events_recorded(positions))
+
+
 @transaction.atomic
 def record_agent_events(device_pk: int, events: list[dict[str, Any]]) -> Recorded:
     """Store a frame of consecutive agent events. Events at or below the acknowledged seq
@@ -116,6 +124,7 @@ def record_agent_events(device_pk: int, events: list[dict[str, Any]]) -> Recorde
     Device.objects.filter(pk=device.pk).update(
         last_acked_seq=fresh[-1]["seq"], stream_seq=device.stream_seq, last_seen_at=now
     )
+    _push_after_commit(rows)
     return Recorded(fresh[-1]["seq"], rows, device)
 
 
@@ -138,6 +147,7 @@ def record_relay_event_locked(
         payload=payload,
     )
     Device.objects.filter(pk=device.pk).update(stream_seq=device.stream_seq)
+    _push_after_commit([event])
     return event
 
 

@@ -24,3 +24,19 @@ def close_revoked_device(
 
 def close_user_connections(sender: Any, user_pk: int, **kwargs: Any) -> None:
     publish_now([(user_group(user_pk), {"type": "user.sessions_ended"})])
+
+
+def forget_push_on_sign_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Signing out of a browser turns off its notifications."""
+    from .push import forget_session
+
+    session = getattr(request, "session", None)
+    forget_session(getattr(session, "session_key", "") or "")
+
+
+def forget_push_of_disabled(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A disabled account is told nothing more, on any browser."""
+    if not instance.is_active:
+        from .push import forget_user
+
+        forget_user(instance)

@@ -16,6 +16,7 @@ from . import commands, presence
 from .attachments import prune_attachments
 from .eventlog import prune_events
 from .groups import Message, publish
+from .push import prune_actions
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ async def _run() -> None:
             if time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
                 await database_sync_to_async(prune_events)()
                 await database_sync_to_async(prune_attachments)()
+                await database_sync_to_async(prune_actions)()
                 last_prune = time.monotonic()
         except Exception:
             log.exception("presence sweep failed; retrying next interval")

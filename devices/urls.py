@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import attachment_views, command_views, console_views, views
+from . import attachment_views, command_views, console_views, push_views, views
 
 app_name = "devices"
 
@@ -43,6 +43,9 @@ urlpatterns = [
         name="agent-attachment",
     ),
     path("api/attention", console_views.AttentionView.as_view(), name="attention"),
+    path("api/push/config", push_views.PushConfigView.as_view(), name="push-config"),
+    path("api/push/subscription", push_views.SubscriptionView.as_view(), name="push-subscription"),
+    path("api/push/answer", push_views.PushAnswerView.as_view(), name="push-answer"),
     path("api/sessions", console_views.SessionSearchView.as_view(), name="sessions"),
     path("api/agent/device", views.AgentDeviceView.as_view(), name="agent-device"),
     path("agent/version", views.agent_manifest, name="agent-version"),

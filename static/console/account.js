@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { confirmAction } from "./confirm.js";
 import { fill, gettext, h, language, replace, timestamp } from "./dom.js";
+import { notificationsCard } from "./notifications.js";
 
 const KINDS = {
   recharge: () => gettext("Recharge"),
@@ -119,7 +120,7 @@ export function mount(root, { toast, config }) {
   replace(root,
     h("a", { class: "back", href: "#/" }, `← ${gettext("Your computers")}`),
     h("h1", { tabindex: "-1" }, gettext("Account")),
-    summary, plans,
+    summary, plans, notificationsCard({ toast }),
     h("section", { "aria-labelledby": "ledger-heading" },
       h("h2", { id: "ledger-heading" }, gettext("Ledger")), ledger, more));
   load();

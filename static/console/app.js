@@ -8,6 +8,7 @@ import * as home from "./home.js";
 import * as session from "./session.js";
 import * as signin from "./signin.js";
 import { forget, readSnapshot, showLastKnown } from "./offline.js";
+import { unsubscribeHere } from "./notifications.js";
 import { Countdown, Retry } from "./retry.js";
 import { applyEvent, refreshAttention, refreshDevices, reset, store, subscribe } from "./store.js";
 import { EventStream } from "./stream.js";
@@ -203,10 +204,15 @@ async function boot() {
   window.addEventListener("offline", showNetwork);
   document.addEventListener("visibilitychange", wake);
   window.addEventListener("hashchange", route);
+  // The service worker asks what is on screen before it shows a notification about it.
+  navigator.serviceWorker?.addEventListener("message", (message) => {
+    if (message.data?.type === "codexpanel:showing?") message.ports[0]?.postMessage(location.hash);
+  });
   subscribe(drawBadge);
   showNetwork();
   signOut.addEventListener("click", async () => {
     try {
+      await unsubscribeHere();
       await api("POST", "/api/iam/auth/logout", {});
       rememberCsrf((await authStatus()).csrfToken);
     } catch (problem) {
