@@ -85,7 +85,8 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
             409,
             details={
                 "answeredBy": who,
-                **{key: value for key, value in given.items() if value is not None},
+                # What was decided; never the answers given (a question may be secret).
+                **({"decision": given["decision"]} if given["decision"] else {}),
                 "answeredAt": answered.created_at.isoformat(),
             },
         )

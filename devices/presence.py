@@ -39,14 +39,16 @@ def stale_before(now: datetime) -> datetime:
 RECONNECT_WINDOW = timedelta(minutes=2)
 # Reasons a socket ends that the agent retries by itself. Revocation, removal and a
 # disabled device or owner end the connection for good.
-DROPPED = frozenset({"disconnected", "closed", "heartbeat_timeout", "internal_error"})
+DROPPED = frozenset(
+    {"disconnected", "closed", "heartbeat_timeout", "internal_error", "sessions_ended"}
+)
 
 
 def reconnecting_until(device: Device, now: datetime | None = None) -> datetime | None:
     """Until when an offline device is expected back, or None when it is not."""
-    if device.online or device.offline_reason not in DROPPED or device.last_seen_at is None:
+    if device.online or device.offline_reason not in DROPPED or device.offline_at is None:
         return None
-    until = device.last_seen_at + RECONNECT_WINDOW
+    until = device.offline_at + RECONNECT_WINDOW
     return until if until > (now or clock.now()) else None
 
 
@@ -188,7 +190,8 @@ def _mark_offline(device: Device, reason: str) -> list[Message]:
     device.online = False
     device.connection = ""
     device.offline_reason = reason
-    device.save(update_fields=["online", "connection", "offline_reason"])
+    device.offline_at = clock.now()
+    device.save(update_fields=["online", "connection", "offline_reason", "offline_at"])
     until = reconnecting_until(device)
     payload = {
         "online": False,

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import secrets
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -67,6 +69,29 @@ def vapid_keys() -> tuple[str, str]:
     return kept.private_pem, kept.public_key
 
 
+def check_endpoint(endpoint: str) -> None:
+    """Push services are public HTTPS hosts. Refusing addresses and local names keeps a
+    subscription from making the relay post to its own network. (Tests on loopback turn
+    this off with CODEXPANEL_PUSH_ALLOW_HTTP.)"""
+    refused = ActionError("invalid_subscription", _("A push endpoint is an https:// URL."))
+    parts = urlsplit(endpoint)
+    if settings.CODEXPANEL_PUSH_ALLOW_HTTP:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise refused
+        return
+    host = parts.hostname or ""
+    if parts.scheme != "https" or parts.port not in (None, 443) or parts.username:
+        raise refused
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        raise refused  # an address, not a push service's name
+    if "." not in host or host.endswith((".local", ".localhost", ".internal", ".lan")):
+        raise refused
+
+
 def _key_field(value: Any, name: str, size: int) -> str:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
@@ -96,12 +121,9 @@ def subscribe(
     """Keep (or renew) this browser's subscription for user."""
     endpoint = subscription.get("endpoint")
     keys = subscription.get("keys") if isinstance(subscription.get("keys"), dict) else {}
-    if not isinstance(endpoint, str) or not endpoint.startswith("https://"):
-        allowed = settings.CODEXPANEL_PUSH_ALLOW_HTTP and isinstance(endpoint, str)
-        if not (allowed and endpoint.startswith("http://")):
-            raise ActionError("invalid_subscription", _("A push endpoint is an https:// URL."))
-    if len(endpoint) > 1000:
-        raise ActionError("invalid_subscription", _("The push endpoint is too long."))
+    if not isinstance(endpoint, str) or len(endpoint) > 1000:
+        raise ActionError("invalid_subscription", _("A push endpoint is an https:// URL."))
+    check_endpoint(endpoint)
     p256dh = _key_field(keys.get("p256dh"), "p256dh", 65)
     auth = _key_field(keys.get("auth"), "auth", 16)
     if PushSubscription.objects.filter(user=user).exclude(endpoint=endpoint).count() >= (
@@ -163,11 +185,15 @@ def mint_action(user: User, device: Device, request_id: str, decision: Any) -> s
     return token
 
 
+def action_refused() -> ActionError:
+    return ActionError("invalid_action", _("This notification can no longer answer."), 403)
+
+
 @transaction.atomic
 def redeem_action(token: Any) -> PushAction:
     """The action a notification's button carries, marked used. Refused once used, when
     expired or unknown, all alike."""
-    refused = ActionError("invalid_action", _("This notification can no longer answer."), 403)
+    refused = action_refused()
     if not isinstance(token, str) or not token.startswith("cpa_") or len(token) > 64:
         raise refused
     action = (

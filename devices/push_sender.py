@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+import requests
 from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Max
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 PUSHED = protocol.APPROVAL_METHODS | {"turn/completed", "device.offline"}
 ANSWERABLE = {"item/commandExecution/requestApproval", "item/fileChange/requestApproval"}
 QUEUE_SIZE = 1000
-TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 5
 RETRY_DELAYS = (1, 2, 4)
 TTL_SECONDS = 3600
 
@@ -83,7 +84,10 @@ def _session_name(event: Event) -> str:
     if not event.thread_id:
         return ""
     first = (
-        Event.objects.filter(device_id=event.device_id, thread_id=event.thread_id, **USER_MESSAGE)
+        Event.objects.filter(
+            device_id=event.device_id, user_id=event.user_id, thread_id=event.thread_id
+        )
+        .filter(**USER_MESSAGE)
         .order_by("stream_seq")
         .values_list("payload", flat=True)
         .first()
@@ -224,7 +228,12 @@ def deliver(subscription: PushSubscription, notice: dict[str, Any]) -> bool:
                 log.warning("push service refused a notification: %s", status)
                 return False
             log.warning("push attempt %s failed (%s); retrying", attempt + 1, status or error)
-        except Exception as error:  # network trouble: the same as a 5xx
+        except requests.Timeout:
+            # A service that does not answer in time is not asked again: one slow
+            # endpoint must not hold up everyone's notifications behind it.
+            log.warning("push service did not answer in %s s; giving up", TIMEOUT_SECONDS)
+            return False
+        except Exception as error:  # a refused or broken connection: retried
             log.warning("push attempt %s failed (%s); retrying", attempt + 1, error)
         else:
             PushSubscription.objects.filter(pk=subscription.pk).update(last_sent_at=clock.now())

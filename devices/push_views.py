@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -20,6 +21,7 @@ from codexpanel.net import client_network
 from codexpanel.query import text
 
 from . import commands, push
+from .access import Use, authorize_device
 from .models import PUSH_KINDS
 from .views import SignedInView
 
@@ -144,11 +146,18 @@ class PushAnswerView(APIView):
             raise rate_limited(locked)
         data = PushAnswerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        action = push.redeem_action(data.validated_data["token"])
-        command = commands.issue_command(
-            action.user,
-            action.device,
-            "resolveApproval",
-            {"requestId": action.request_id, "decision": action.decision},
-        )
+        # One transaction: a refused answer leaves the token as it was.
+        with transaction.atomic():
+            action = push.redeem_action(data.validated_data["token"])
+            try:
+                # The person may have lost this computer since the notification was made.
+                device = authorize_device(action.user, action.device.device_id, Use.OPERATE)
+            except ActionError:
+                raise push.action_refused() from None
+            command = commands.issue_command(
+                action.user,
+                device,
+                "resolveApproval",
+                {"requestId": action.request_id, "decision": action.decision},
+            )
         return Response(commands.serialize(command), status=202)

@@ -108,6 +108,8 @@ def _states(rows: list[dict[str, Any]], user: User) -> dict[tuple[int, str], str
 def _page(
     events: QuerySet[Event], user: User, order: str, before: int | None, limit: int
 ) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of the threads in `events` (already limited to what the caller may see;
+    previews are read from the same events)."""
     threads = (
         events.values("device", "thread_id")
         .annotate(
@@ -123,7 +125,7 @@ def _page(
     page = list(threads[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
-    openings = Event.objects.filter(
+    openings = events.filter(
         device_id__in={row["device"] for row in page},
         thread_id__in={row["thread_id"] for row in page},
         **USER_MESSAGE,

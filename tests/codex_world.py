@@ -31,7 +31,7 @@ CODEX = Path(os.environ.get("CODEXPANEL_TEST_CODEX", ROOT / ".tools/codex/node_m
 def codex_path() -> str:
     require(
         CODEX.exists(),
-        "codex-cli 0.169.0 (npm install --prefix .tools/codex @openai/codex@0.169.0)",
+        f"the Codex CLI at {CODEX} (scripts/install-codex)",
     )
     return str(CODEX)
 

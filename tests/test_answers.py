@@ -209,3 +209,11 @@ def test_questions_and_unknown_requests_wait_on_the_person_like_approvals(person
         "item/tool/requestUserInput",
         "agent.request.unknown",
     }
+
+
+def test_a_second_answer_to_questions_is_not_told_the_first_answers(ada, asked, make_user):
+    answers = {"colour": {"answers": ["Red"]}, "name": {"answers": ["a secret"]}}
+    answer_questions(ada, asked, answers)
+    refused = refusal(lambda: answer_questions(ada, asked, {**answers, "name": {"answers": ["x"]}}))
+    assert refused.code == "approval_already_answered"
+    assert "answers" not in refused.details and "a secret" not in str(refused.details)

@@ -196,7 +196,7 @@ async def test_a_dropped_connection_shows_the_device_reconnecting_for_two_minute
     await socket.disconnect(code=1006)
     stored = await db(Device.objects.get)(pk=device.pk)
     until = presence.reconnecting_until(stored)
-    assert until == stored.last_seen_at + presence.RECONNECT_WINDOW
+    assert until == stored.offline_at + presence.RECONNECT_WINDOW
     last = await db(lambda: Event.objects.order_by("-stream_seq").first())()
     assert last.payload["reason"] == "disconnected"
     assert last.payload["reconnectingUntil"] == until.isoformat().replace("+00:00", "Z")
@@ -225,6 +225,17 @@ async def test_a_revoked_device_is_not_expected_back(paired, ada):
     stored = await db(Device.objects.get)(pk=device.pk)
     assert stored.offline_reason == "revoked"
     assert presence.reconnecting_until(stored) is None
+
+
+async def test_a_device_whose_heartbeats_stopped_is_reconnecting_from_when_it_was_noticed(
+    paired, clock
+):
+    device, token = paired
+    _socket, _welcome = await connect_agent(token)
+    clock.advance(seconds=46)
+    await publish(await db(presence.sweep_stale)())
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert presence.reconnecting_until(stored) == clock() + presence.RECONNECT_WINDOW
 
 
 async def test_a_silent_device_goes_offline_and_its_socket_is_closed(paired, clock):

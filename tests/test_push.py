@@ -267,3 +267,45 @@ def test_kinds_are_changed_and_read_per_browser_and_nobody_elses(person, service
     )
     assert gone.status_code == 404
     assert PushSubscription.objects.count() == 1
+
+
+def test_a_notification_cannot_answer_for_a_computer_its_person_no_longer_operates(
+    person, desk, service
+):
+    subscribe(person, service.browser("phone"))
+    device, agent = desk
+    ask(agent)
+    token = service.wait_for(1)[0]["notice"]["actions"][0]["token"]
+    Device.objects.filter(pk=device.pk).update(enabled=False)
+    refused = answer(token)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "invalid_action"
+    assert not Command.objects.exists()
+    # Refused, the token was not spent: with the computer back, it answers.
+    Device.objects.filter(pk=device.pk).update(enabled=True)
+    assert answer(token).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://127.0.0.1/push/x",
+        "https://10.1.2.3/push/x",
+        "https://[::1]/push/x",
+        "https://localhost/push/x",
+        "https://metadata.internal/push/x",
+        "https://push.example.com:8443/push/x",
+        "http://push.example.com/push/x",
+    ],
+)
+def test_an_endpoint_on_the_relays_own_network_is_refused(person, endpoint):
+    from types import SimpleNamespace
+
+    from .fakes.push_service import Browser as PushBrowser
+
+    keys = PushBrowser(SimpleNamespace(base_url="https://push.example"), "a")
+    subscription = {**keys.subscription(), "endpoint": endpoint}
+    refused = person.post("/api/push/subscription", {"subscription": subscription})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_subscription"
+    accepted = {**subscription, "endpoint": "https://fcm.googleapis.com/fcm/send/abc"}
+    assert person.post("/api/push/subscription", {"subscription": accepted}).status_code == 201

@@ -139,3 +139,19 @@ def test_search_needs_a_signed_in_person(client):
     answer = client.get("/api/sessions")
     assert answer.status_code in (401, 403)
     assert "error" in answer.json()
+
+
+def test_a_computer_moved_to_another_person_shows_them_none_of_the_last_owners_words(
+    person, make_user, ada
+):
+    bob = make_user("bob")
+    device, _token = make_device(bob, "moved-desk-0001")
+    agent = Agent(device)
+    agent.say("thr_1", "bob's private plan")
+    type(device).objects.filter(pk=device.pk).update(owner=ada)
+    agent.device = type(device).objects.get(pk=device.pk)
+    agent.say("thr_1", "ada carries on")
+    rows = person.client.get(f"/api/devices/{device.device_id}/threads").json()["threads"]
+    assert [row["preview"] for row in rows] == ["ada carries on"]
+    found = person.client.get("/api/sessions").json()["threads"]
+    assert [row["preview"] for row in found] == ["ada carries on"]

@@ -61,6 +61,7 @@ class Device(models.Model):
     offline_reason = models.CharField(
         _("why it went offline"), max_length=40, blank=True, editable=False
     )
+    offline_at = models.DateTimeField(_("went offline"), null=True, blank=True, editable=False)
     # The channel of the socket that holds the device, if any (DEV-2).
     connection = models.CharField(max_length=200, blank=True, editable=False)
     connected_at = models.DateTimeField(_("connected"), null=True, blank=True)

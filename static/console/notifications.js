@@ -44,9 +44,10 @@ export function notificationsCard({ toast }) {
     let kinds = config.kinds;
     if (current) {
       // The relay forgets a browser that signed out or whose push service dropped it.
-      const known = await api("GET", `/api/push/subscription?endpoint=${encodeURIComponent(current.endpoint)}`).catch(() => null);
-      if (known) kinds = known.kinds;
-      else {
+      try {
+        kinds = (await api("GET", `/api/push/subscription?endpoint=${encodeURIComponent(current.endpoint)}`)).kinds;
+      } catch (problem) {
+        if (problem.code !== "subscription_not_found") throw problem;
         await current.unsubscribe().catch(() => {});
         current = null;
       }

@@ -92,12 +92,18 @@ export function turnOptions(deviceId, { toast, config, isOnline }) {
   const attach = h("button", { type: "button", class: "attach" }, gettext("Attach a photo"));
   attach.addEventListener("click", () => picker.click());
 
+  function forget(image) {
+    const at = images.indexOf(image);
+    if (at >= 0) images.splice(at, 1);  // it may have been removed while it uploaded
+    URL.revokeObjectURL(image.preview);
+  }
+
   function drawTray() {
     replace(tray, images.map((image) => h("li", {},
       h("img", { src: image.preview, alt: image.name }),
       h("span", { class: "meta" }, image.id ? gettext("Attached") : gettext("Uploading…")),
       h("button", { type: "button", class: "remove", "aria-label": fill(gettext("Remove %(name)s"), { name: image.name }),
-        onclick: () => { images.splice(images.indexOf(image), 1); URL.revokeObjectURL(image.preview); drawTray(); } }, "×"))));
+        onclick: () => { forget(image); drawTray(); } }, "×"))));
     attach.disabled = images.length >= MAX_IMAGES;
   }
 
@@ -118,10 +124,11 @@ export function turnOptions(deviceId, { toast, config, isOnline }) {
     const form = new FormData();
     form.append("image", upload, upload.name);
     try {
-      image.id = (await api("POST", devicePath(deviceId, "/attachments"), form)).attachmentId;
+      const id = (await api("POST", devicePath(deviceId, "/attachments"), form)).attachmentId;
+      if (!images.includes(image)) return;  // removed while it uploaded
+      image.id = id;
     } catch (problem) {
-      images.splice(images.indexOf(image), 1);
-      URL.revokeObjectURL(image.preview);
+      forget(image);
       toast(fill(gettext("%(name)s was not attached: %(message)s"), { name: file.name, message: problem.message }), "error");
     }
     drawTray();

@@ -59,8 +59,15 @@ self.addEventListener("push", (event) => {
     notice = {};
   }
   event.waitUntil((async () => {
-    // Nothing is shown for the session the person is looking at right now.
-    if (notice.url && await onScreen(new URL(notice.url, self.location.origin).hash)) return;
+    // The session the person is looking at right now gets no notification to read. A
+    // push must still show one (userVisibleOnly; some browsers end a subscription that
+    // stays silent), so a quiet one appears and is closed at once.
+    if (notice.url && await onScreen(new URL(notice.url, self.location.origin).hash)) {
+      const tag = `on-screen-${notice.tag || ""}`;
+      await self.registration.showNotification(notice.title || "codexpanel", { tag, silent: true, icon: ICON });
+      for (const shown of await self.registration.getNotifications({ tag })) shown.close();
+      return;
+    }
     await self.registration.showNotification(notice.title || "codexpanel", {
       body: notice.body || "",
       tag: notice.tag,
@@ -119,8 +126,9 @@ async function openConsole(url) {
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   for (const window of windows) {
     if (window.url.startsWith(new URL("/console/", self.location.origin).href) && "focus" in window) {
-      await window.focus();
-      return window.navigate ? window.navigate(target) : null;
+      // navigate() works only on a page this worker controls; any other opens anew.
+      const moved = await window.navigate(target).catch(() => null);
+      if (moved) return moved.focus();
     }
   }
   return self.clients.openWindow(target);
