@@ -47,6 +47,11 @@ class RuntimeSettings:
     app_dir: Path | None = None
 
 
+def decision_name(decision: Any) -> str:
+    """ "accept", or the one key of a decision object ({"acceptWithExecpolicyAmendment": …})."""
+    return decision if isinstance(decision, str) else next(iter(decision), "")
+
+
 class HostRuntime:
     def __init__(self, settings: RuntimeSettings) -> None:
         self.settings = settings
@@ -276,6 +281,7 @@ class HostRuntime:
         )
 
     def _approval_key(self, generation: int, request_id: Any) -> str:
+        """The id an approval travels under (see self.instance)."""
         return f"{self.instance}:{generation}:{request_id}"
 
     def resolve_approval(self, request_key: str, answer: dict[str, Any]) -> None:
@@ -288,6 +294,9 @@ class HostRuntime:
             self.codex.respond_error(pending[1], -32601, "declined by the person")
         elif "answers" in answer:
             self.codex.respond(pending[1], {"answers": answer["answers"]})
+        elif pending[2] in protocol.LEGACY_APPROVALS:
+            decision = protocol.LEGACY_DECISIONS.get(decision_name(answer["decision"]), "denied")
+            self.codex.respond(pending[1], {"decision": decision})
         else:
             self.codex.respond(pending[1], {"decision": answer["decision"]})
 

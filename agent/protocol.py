@@ -140,6 +140,15 @@ CLIENT_REQUESTS = frozenset(
     {"item/tool/call", "account/chatgptAuthTokens/refresh", "attestation/generate"}
 )
 CLIENT_REQUEST_REFUSED = "agent.request.refused"
+# The v1 approvals answer with a ReviewDecision, not the v2 decision names the console and
+# the relay speak; the agent translates.
+LEGACY_APPROVALS = frozenset({"execCommandApproval", "applyPatchApproval"})
+LEGACY_DECISIONS = {
+    "accept": "approved",
+    "acceptForSession": "approved_for_session",
+    "decline": "denied",
+    "cancel": "abort",
+}
 MAX_QUESTIONS = 20
 MAX_ANSWER_CHARS = 4000
 # Events after which an approval no longer waits: app-server says it was answered, or a

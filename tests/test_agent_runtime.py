@@ -330,3 +330,21 @@ def test_approval_ids_differ_between_agent_processes(runtime, tmp_path):
     other = HostRuntime(runtime.settings)
     assert other.instance != runtime.instance
     assert len(other.instance) >= 16  # 96 random bits, URL-safe
+
+
+@pytest.mark.parametrize(
+    "decision, review",
+    [("accept", "approved"), ("acceptForSession", "approved_for_session"), ("decline", "denied")],
+)
+def test_a_legacy_approval_is_answered_with_the_review_decision_it_expects(
+    runtime, decision, review
+):
+    command(runtime, "startTurn", threadId="thr-1", input="ask:execCommandApproval")
+    wait_for(lambda: events_of(runtime, "execCommandApproval"))
+    asked = events_of(runtime, "execCommandApproval")[0]["payload"]
+    answer = command(
+        runtime, "resolveApproval", "cmd_2", requestId=asked["requestId"], decision=decision
+    )
+    assert answer["ok"] is True
+    wait_for(lambda: events_of(runtime, "fake/answered"))
+    assert events_of(runtime, "fake/answered")[0]["payload"]["result"] == {"decision": review}
