@@ -148,7 +148,9 @@ def interrupt_turn(runtime: HostRuntime, params: dict[str, Any]) -> Any:
 
 
 def resolve_approval(runtime: HostRuntime, params: dict[str, Any]) -> Any:
-    answer = {key: params[key] for key in ("decision", "answers") if key in params}
+    answer = {
+        key: params[key] for key in ("decision", "answers", "permissions", "scope") if key in params
+    }
     runtime.resolve_approval(params.get("requestId"), answer)
     return {"requestId": params.get("requestId"), **answer}
 

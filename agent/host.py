@@ -294,6 +294,9 @@ class HostRuntime:
             self.codex.respond_error(pending[1], -32601, "declined by the person")
         elif "answers" in answer:
             self.codex.respond(pending[1], {"answers": answer["answers"]})
+        elif "permissions" in answer:
+            granted = {"permissions": answer["permissions"], "scope": answer.get("scope", "turn")}
+            self.codex.respond(pending[1], granted)
         elif pending[2] in protocol.LEGACY_APPROVALS:
             decision = protocol.LEGACY_DECISIONS.get(decision_name(answer["decision"]), "denied")
             self.codex.respond(pending[1], {"decision": decision})

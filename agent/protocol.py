@@ -121,6 +121,8 @@ AMENDED_DECISIONS = ("acceptWithExecpolicyAmendment", "applyNetworkPolicyAmendme
 # app-server requests the person answers from the console; each travels as an event of
 # the same name whose payload carries the requestId that resolveApproval names.
 QUESTION_METHOD = "item/tool/requestUserInput"
+PERMISSIONS_METHOD = "item/permissions/requestApproval"
+PERMISSION_SCOPES = ("turn", "session")
 # A request of a kind this agent does not know travels as this event (payload: requestId,
 # method, params); the person can only decline it, which answers with a JSON-RPC error.
 UNKNOWN_REQUEST = "agent.request.unknown"
@@ -131,6 +133,7 @@ APPROVAL_METHODS = frozenset(
         "execCommandApproval",
         "applyPatchApproval",
         QUESTION_METHOD,
+        PERMISSIONS_METHOD,
         UNKNOWN_REQUEST,
     }
 )
@@ -227,12 +230,20 @@ def validate_command_params(name: str, params: Any) -> None:
             "requestId must be the id of the request, as its event names it",
         )
         _require(
-            ("decision" in params) != ("answers" in params),
+            sum(key in params for key in ("decision", "answers", "permissions")) == 1,
             "invalid_params",
-            "an answer has a decision (approvals) or answers (questions), not both",
+            "an answer has one of decision (approvals), answers (questions) or permissions",
         )
         if "answers" in params:
             _answers(params["answers"])
+            return
+        if "permissions" in params:
+            _require(
+                isinstance(params["permissions"], dict)
+                and params.get("scope", "turn") in PERMISSION_SCOPES,
+                "invalid_params",
+                "permissions is the granted subset; scope is turn or session",
+            )
             return
         decision = params["decision"]
         amended = (

@@ -69,10 +69,10 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
         .first()
     )
     if answered is not None:
-        given = {key: answered.params.get(key) for key in ("decision", "answers")}
+        given = {key: answered.params.get(key) for key in ("decision", "answers", "permissions")}
         if (
             answered.issued_by_id == user.pk
-            and given == {key: params.get(key) for key in ("decision", "answers")}
+            and given == {key: params.get(key) for key in ("decision", "answers", "permissions")}
             and answered.status not in Command.FINISHED
         ):
             return answered
@@ -99,6 +99,13 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
     if request.event_type == protocol.QUESTION_METHOD:
         _check_answers(request, params)
         return None
+    if request.event_type == protocol.PERMISSIONS_METHOD:
+        _check_grant(request, params)
+        return None
+    if "permissions" in params:
+        raise ActionError(
+            "decision_not_offered", _("Only a request for permissions takes permissions."), 400
+        )
     if "decision" not in params:
         raise ActionError(
             "decision_not_offered", _("This request takes a decision, not answers."), 400
@@ -145,3 +152,26 @@ def _check_answers(request: Event, params: dict[str, Any]) -> None:
                 400,
                 details={"question": question["id"], "options": labels},
             )
+
+
+def _check_grant(request: Event, params: dict[str, Any]) -> None:
+    """What is granted must be part of what Codex asked for: each path, each entry, and
+    the network only if it asked for it."""
+    granted = params.get("permissions")
+    payload = request.payload.get("params") if isinstance(request.payload, dict) else None
+    asked = (payload or {}).get("permissions") or {}
+    refused = ActionError("answer_not_offered", _("Grant only permissions Codex asked for."), 400)
+    if not isinstance(granted, dict) or set(granted) - {"fileSystem", "network"}:
+        raise refused
+    files, wanted_files = granted.get("fileSystem") or {}, asked.get("fileSystem") or {}
+    if not isinstance(files, dict) or set(files) - {"read", "write", "entries"}:
+        raise refused
+    for key, values in files.items():
+        wanted = wanted_files.get(key) or []
+        if not isinstance(values, list) or any(value not in wanted for value in values):
+            raise refused
+    network = granted.get("network") or {}
+    if not isinstance(network, dict) or set(network) - {"enabled"}:
+        raise refused
+    if network.get("enabled") and not (asked.get("network") or {}).get("enabled"):
+        raise refused

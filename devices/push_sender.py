@@ -112,6 +112,8 @@ def _asked(event: Event) -> str:
         return _("asks: %(question)s") % {"question": _shorten(questions[0].get("question", ""))}
     if "fileChange" in event.event_type or event.event_type == "applyPatchApproval":
         return _("wants to change files")
+    if event.event_type == protocol.PERMISSIONS_METHOD:
+        return _("asks for more permissions")
     if event.event_type == protocol.UNKNOWN_REQUEST:
         return _("asks something (%(method)s)") % {"method": event.payload.get("method", "?")}
     command = params.get("command") or ""

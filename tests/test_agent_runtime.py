@@ -348,3 +348,22 @@ def test_a_legacy_approval_is_answered_with_the_review_decision_it_expects(
     assert answer["ok"] is True
     wait_for(lambda: events_of(runtime, "fake/answered"))
     assert events_of(runtime, "fake/answered")[0]["payload"]["result"] == {"decision": review}
+
+
+def test_granted_permissions_and_their_scope_reach_app_server(runtime):
+    command(runtime, "startTurn", threadId="thr-1", input="ask:item/permissions/requestApproval")
+    wait_for(lambda: events_of(runtime, "item/permissions/requestApproval"))
+    asked = events_of(runtime, "item/permissions/requestApproval")[0]["payload"]
+    granted = {"fileSystem": {"write": ["/data/out"]}}
+    answer = command(
+        runtime,
+        "resolveApproval",
+        "cmd_2",
+        requestId=asked["requestId"],
+        permissions=granted,
+        scope="session",
+    )
+    assert answer["ok"] is True
+    wait_for(lambda: events_of(runtime, "fake/answered"))
+    result = events_of(runtime, "fake/answered")[0]["payload"]["result"]
+    assert result == {"permissions": granted, "scope": "session"}

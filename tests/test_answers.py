@@ -217,3 +217,85 @@ def test_a_second_answer_to_questions_is_not_told_the_first_answers(ada, asked, 
     refused = refusal(lambda: answer_questions(ada, asked, {**answers, "name": {"answers": ["x"]}}))
     assert refused.code == "approval_already_answered"
     assert "answers" not in refused.details and "a secret" not in str(refused.details)
+
+
+PERMISSIONS = {
+    "fileSystem": {"read": ["/data/in"], "write": ["/data/out", "/tmp/x"]},
+    "network": {"enabled": True},
+}
+
+
+@pytest.fixture
+def wants_more(desk: tuple[Device, Agent]) -> Device:
+    device, agent = desk
+    params = {"permissions": PERMISSIONS, "reason": "to fetch the data", "itemId": "call-3"}
+    agent.report(
+        "item/permissions/requestApproval",
+        {"requestId": "inst:1:3", "params": params},
+        "thr_1",
+        "turn_1",
+    )
+    return device
+
+
+def grant(user: Any, device: Device, permissions: Any, scope: str = "turn") -> Command:
+    return issue_command(
+        user,
+        device,
+        "resolveApproval",
+        {"requestId": "inst:1:3", "permissions": permissions, "scope": scope},
+    )
+
+
+@pytest.mark.parametrize(
+    "permissions",
+    [
+        PERMISSIONS,
+        {"fileSystem": {"write": ["/data/out"]}},
+        {"network": {"enabled": True}},
+        {},
+    ],
+)
+def test_a_permissions_request_takes_any_part_of_what_it_asked_for(ada, wants_more, permissions):
+    command = grant(ada, wants_more, permissions, "session")
+    assert command.params["permissions"] == permissions
+    assert command.params["scope"] == "session"
+
+
+@pytest.mark.parametrize(
+    "permissions",
+    [
+        {"fileSystem": {"write": ["/etc"]}},
+        {"fileSystem": {"read": ["/data/out"]}},
+        {"fileSystem": {"execute": ["/bin"]}},
+        {"sandbox": "off"},
+    ],
+)
+def test_granting_more_than_was_asked_is_refused(ada, wants_more, permissions):
+    refused = refusal(lambda: grant(ada, wants_more, permissions))
+    assert (refused.code, refused.status) == ("answer_not_offered", 400)
+    assert not Command.objects.exists()
+
+
+def test_the_network_is_granted_only_when_asked_for(ada, desk):
+    device, agent = desk
+    agent.report(
+        "item/permissions/requestApproval",
+        {"requestId": "inst:1:4", "params": {"permissions": {"fileSystem": {"read": ["/a"]}}}},
+        "thr_1",
+        "turn_1",
+    )
+    params = {"requestId": "inst:1:4", "permissions": {"network": {"enabled": True}}}
+    refused = refusal(lambda: issue_command(ada, device, "resolveApproval", params))
+    assert refused.code == "answer_not_offered"
+
+
+def test_permissions_answer_only_a_permissions_request_and_take_no_decision(ada, wants_more):
+    refused = refusal(lambda: answer(ada, wants_more, "accept", "inst:1:3"))
+    assert refused.code == "answer_not_offered"  # it takes permissions, as a question answers
+    params = {"requestId": "inst:1:0", "permissions": {}}
+    refused = refusal(lambda: issue_command(ada, wants_more, "resolveApproval", params))
+    assert refused.code == "decision_not_offered"
+    bad_scope = {"requestId": "inst:1:3", "permissions": {}, "scope": "forever"}
+    refused = refusal(lambda: issue_command(ada, wants_more, "resolveApproval", bad_scope))
+    assert refused.code == "invalid_params"

@@ -2,7 +2,7 @@
 import { ApiError, run } from "./api.js";
 import { fill, gettext, h, replace } from "./dom.js";
 import { changesView } from "./diffs.js";
-import { QUESTION_METHOD, UNKNOWN_REQUEST, questionsBody, unknownBody } from "./questions.js";
+import { PERMISSIONS_METHOD, QUESTION_METHOD, UNKNOWN_REQUEST, permissionsBody, questionsBody, unknownBody } from "./questions.js";
 
 const DECISIONS = [
   ["accept", () => gettext("Approve"), "primary"],
@@ -56,6 +56,7 @@ export function describeAsk(event, item) {
     return question.length > 60 ? `${question.slice(0, 59)}…` : question;
   }
   if (method === UNKNOWN_REQUEST) return event.payload?.method || gettext("a request");
+  if (method === PERMISSIONS_METHOD) return gettext("more permissions");
   if (isFileChange(event.payload?.method || event.eventType)) return gettext("file changes");
   const command = params.command || (Array.isArray(item?.command) ? item.command.join(" ") : item?.command) || "";
   const shown = command.replace(/^\/bin\/(ba)?sh -lc /, "").replace(/^'(.*)'$/, "$1");
@@ -142,7 +143,8 @@ export function approvalCard(event, { item, link, onDone, toast, online = true, 
   }
 
   const shown = method === QUESTION_METHOD ? questionsBody(params, send)
-    : method === UNKNOWN_REQUEST ? unknownBody(event.payload, send)
+    : method === PERMISSIONS_METHOD ? permissionsBody(params, send)
+      : method === UNKNOWN_REQUEST ? unknownBody(event.payload, send)
       : approvalBody({ params, method, item, changesAt }, send);
   controls = [...shown.controls];
   for (const control of controls) control.disabled = control.disabled || !online;

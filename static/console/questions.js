@@ -1,10 +1,17 @@
-// Requests that are not approvals (CON-6): Codex's questions to the person, each with its
-// options and free text where it takes it, and a request of a kind the console does not
-// know, shown as it came and answerable only by declining it.
+// Requests that are not approvals of a command or a file change (CON-6): Codex's questions
+// to the person, each with its options and free text where it takes it; a request for more
+// permissions, granted in part or whole, for the turn or the session; and a request of a
+// kind the console does not know, shown as it came and answerable only by declining it.
 import { fill, gettext, h, uid } from "./dom.js";
 
 export const QUESTION_METHOD = "item/tool/requestUserInput";
 export const UNKNOWN_REQUEST = "agent.request.unknown";
+export const PERMISSIONS_METHOD = "item/permissions/requestApproval";
+
+function pathText(path) {
+  if (typeof path === "string") return path;
+  return path?.path || path?.pattern || path?.value || JSON.stringify(path);
+}
 
 function questionField(question) {
   const name = uid("question");
@@ -72,6 +79,55 @@ export function unknownBody(payload, send) {
       h("pre", { class: "params" }, JSON.stringify(payload?.params ?? {}, null, 2).slice(0, 4000)),
       h("p", { class: "hint" }, gettext("Declining tells Codex this request cannot be answered here; the turn goes on.")),
       h("div", { class: "actions" }, decline),
+    ],
+  };
+}
+
+// Each thing Codex asks for is a box, ticked: the person unticks what not to give.
+export function permissionsBody(params, send) {
+  const asked = params.permissions || {};
+  const files = asked.fileSystem || {};
+  const choices = [
+    ...(files.read || []).map((path) => [fill(gettext("Read %(path)s"), { path: pathText(path) }), ["read", path]]),
+    ...(files.write || []).map((path) => [fill(gettext("Write %(path)s"), { path: pathText(path) }), ["write", path]]),
+    ...(files.entries || []).map((entry) => [
+      fill(gettext("%(access)s %(path)s"), { access: entry.access, path: pathText(entry.path) }), ["entries", entry]]),
+    ...(asked.network?.enabled ? [[gettext("Use the network"), ["network", true]]] : []),
+  ];
+  const boxes = choices.map(([label, value]) => {
+    const box = h("input", { type: "checkbox", checked: true });
+    box.grant = value;
+    return h("label", { class: "check" }, box, h("span", {}, label));
+  });
+  const scope = uid("scope");
+  const scopes = h("fieldset", {}, h("legend", {}, gettext("For how long")),
+    h("label", { class: "check" }, h("input", { type: "radio", name: scope, value: "turn", checked: true }), h("span", {}, gettext("This turn"))),
+    h("label", { class: "check" }, h("input", { type: "radio", name: scope, value: "session" }), h("span", {}, gettext("The rest of this session"))));
+  function granted() {
+    const permissions = {};
+    for (const label of boxes) {
+      const box = label.querySelector("input");
+      if (!box.checked) continue;
+      const [kind, value] = box.grant;
+      if (kind === "network") permissions.network = { enabled: true };
+      else {
+        permissions.fileSystem = permissions.fileSystem || {};
+        (permissions.fileSystem[kind] = permissions.fileSystem[kind] || []).push(value);
+      }
+    }
+    return permissions;
+  }
+  const grant = h("button", { type: "button", class: "primary",
+    onclick: () => send({ permissions: granted(), scope: scopes.querySelector("input:checked").value }) }, gettext("Grant the ticked ones"));
+  const none = h("button", { type: "button", class: "danger", onclick: () => send({ permissions: {}, scope: "turn" }) }, gettext("Grant nothing"));
+  return {
+    heading: gettext("Codex asks for more permissions"),
+    controls: [grant, none],
+    body: [
+      params.reason ? h("p", {}, params.reason) : null,
+      choices.length ? h("fieldset", {}, h("legend", {}, gettext("Grant")), boxes) : h("p", { class: "hint" }, gettext("Codex named nothing specific.")),
+      scopes,
+      h("div", { class: "actions" }, grant, none),
     ],
   };
 }

@@ -11,6 +11,7 @@ export const APPROVAL_METHODS = new Set([
   "execCommandApproval",
   "applyPatchApproval",
   "item/tool/requestUserInput",
+  "item/permissions/requestApproval",
   "agent.request.unknown",
 ]);
 
