@@ -47,11 +47,6 @@ class RuntimeSettings:
     app_dir: Path | None = None
 
 
-def decision_name(decision: Any) -> str:
-    """ "accept", or the one key of a decision object ({"acceptWithExecpolicyAmendment": …})."""
-    return decision if isinstance(decision, str) else next(iter(decision), "")
-
-
 class HostRuntime:
     def __init__(self, settings: RuntimeSettings) -> None:
         self.settings = settings
@@ -298,7 +293,9 @@ class HostRuntime:
             granted = {"permissions": answer["permissions"], "scope": answer.get("scope", "turn")}
             self.codex.respond(pending[1], granted)
         elif pending[2] in protocol.LEGACY_APPROVALS:
-            decision = protocol.LEGACY_DECISIONS.get(decision_name(answer["decision"]), "denied")
+            decision = protocol.LEGACY_DECISIONS.get(
+                protocol.decision_name(answer["decision"]) or "", "denied"
+            )
             self.codex.respond(pending[1], {"decision": decision})
         else:
             self.codex.respond(pending[1], {"decision": answer["decision"]})

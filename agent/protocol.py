@@ -166,6 +166,16 @@ LEGACY_COMMANDS = {
 }
 
 
+def decision_name(decision: Any) -> str | None:
+    """An approval decision's name: itself, or the one key of a decision that carries what
+    it adds ({"acceptWithExecpolicyAmendment": …})."""
+    if isinstance(decision, str):
+        return decision
+    if isinstance(decision, dict) and len(decision) == 1:
+        return next(iter(decision))
+    return None
+
+
 class ProtocolError(Exception):
     """A frame that breaks the protocol. `code` is stable; `message` is for people."""
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from agent import protocol
+from agent.protocol import decision_name
 from codexpanel.errors import ActionError
 
 from .attention import still_waiting
@@ -18,15 +19,6 @@ from .models import Command, Device, Event
 
 # What a request offers when it does not list its decisions.
 DEFAULT_DECISIONS = ("accept", "acceptForSession", "decline", "cancel")
-
-
-def decision_name(decision: Any) -> str | None:
-    """ "accept", or the one key of a decision object ({"acceptWithExecpolicyAmendment": …})."""
-    if isinstance(decision, str):
-        return decision
-    if isinstance(decision, dict) and len(decision) == 1:
-        return next(iter(decision))
-    return None
 
 
 def offered(request: Event) -> list[Any]:
@@ -69,10 +61,11 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
         .first()
     )
     if answered is not None:
-        given = {key: answered.params.get(key) for key in ("decision", "answers", "permissions")}
+        kinds = ("decision", "answers", "permissions", "scope")
+        given = {key: answered.params.get(key) for key in kinds}
         if (
             answered.issued_by_id == user.pk
-            and given == {key: params.get(key) for key in ("decision", "answers", "permissions")}
+            and given == {key: params.get(key) for key in kinds}
             and answered.status not in Command.FINISHED
         ):
             return answered
