@@ -185,6 +185,8 @@ def test_an_answer_to_a_request_that_died_with_a_killed_agent_reaches_nothing(wo
         first = stream.until(of_type("item/commandExecution/requestApproval"))[-1]
         agent.send_signal(signal.SIGKILL)
         agent.wait(timeout=10)
+        # Until the relay notices the dead socket, the device still looks online.
+        wait_online(browser, device, online=False)
 
         agent = agent_process(world.runtime.settings)
         wait_online(browser, device)
