@@ -196,15 +196,15 @@ def notify(device_pk: int, stream_seq: int) -> None:
         return
     kind, notice = built
     notice["kind"] = kind
-    for subscription in subscriptions:
-        if kind in subscription.kinds:
-            deliver(subscription, notice)
-
-
-def deliver(subscription: PushSubscription, notice: dict[str, Any]) -> bool:
-    """Send one notification; True once the push service took it."""
     private_pem, _public = vapid_keys()
     key = Vapid02.from_pem(private_pem.encode())
+    for subscription in subscriptions:
+        if kind in subscription.kinds:
+            deliver(subscription, notice, key)
+
+
+def deliver(subscription: PushSubscription, notice: dict[str, Any], key: Vapid02) -> bool:
+    """Send one notification, signed with key; True once the push service took it."""
     info = {
         "endpoint": subscription.endpoint,
         "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},

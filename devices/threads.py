@@ -55,8 +55,11 @@ def _first_words(events: Iterable[Event]) -> dict[tuple[int, str], str]:
     return previews
 
 
-def _states(rows: list[dict[str, Any]], user: User) -> dict[tuple[int, str], str]:
-    """running, waiting (for the person), queued, done, failed or idle, per listed thread."""
+def _states(
+    rows: list[dict[str, Any]], user: User, devices: dict[int, Device]
+) -> dict[tuple[int, str], str]:
+    """running, waiting (for the person), queued, done, failed or idle, per listed thread
+    (devices: the listed threads' devices by pk)."""
     if not rows:
         return {}
     keys = {(row["device"], row["thread_id"]) for row in rows}
@@ -86,12 +89,11 @@ def _states(rows: list[dict[str, Any]], user: User) -> dict[tuple[int, str], str
             device_id__in=device_pks, name="startTurn", status=Command.Status.QUEUED
         ).values("device", "params__threadId")
     }
-    device_ids = dict(Device.objects.filter(pk__in=device_pks).values_list("pk", "device_id"))
     states: dict[tuple[int, str], str] = {}
     for row in rows:
         key = (row["device"], row["thread_id"])
         started, finished = row["started"] or 0, row["completed"] or 0
-        if (device_ids[row["device"]], row["thread_id"]) in waiting:
+        if (devices[row["device"]].device_id, row["thread_id"]) in waiting:
             states[key] = WAITING
         elif started > finished and started > ended.get(row["device"], 0):
             states[key] = RUNNING
@@ -131,10 +133,10 @@ def _page(
         **USER_MESSAGE,
     ).order_by("stream_seq")
     previews = _first_words(openings)
-    states = _states(page, user)
     devices = {
         device.pk: device for device in Device.objects.filter(pk__in={r["device"] for r in page})
     }
+    states = _states(page, user, devices)
     listed = [
         {
             "deviceId": devices[row["device"]].device_id,
