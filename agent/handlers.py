@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import attachments, control
+from . import attachments, control, protocol
 
 if TYPE_CHECKING:
     from .host import HostRuntime
@@ -149,10 +149,15 @@ def interrupt_turn(runtime: HostRuntime, params: dict[str, Any]) -> Any:
 
 def resolve_approval(runtime: HostRuntime, params: dict[str, Any]) -> Any:
     answer = {
-        key: params[key] for key in ("decision", "answers", "permissions", "scope") if key in params
+        key: params[key]
+        for key in (*protocol.ANSWER_KINDS, "scope", "content", "persist")
+        if key in params
     }
     runtime.resolve_approval(params.get("requestId"), answer)
-    return {"requestId": params.get("requestId"), **answer}
+    # The result is stored on the relay: what was decided, never what was typed (a
+    # question or a form field may be secret).
+    said = {key: value for key, value in answer.items() if key not in ("answers", "content")}
+    return {"requestId": params.get("requestId"), **said}
 
 
 def set_control_state(runtime: HostRuntime, params: dict[str, Any]) -> Any:

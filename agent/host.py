@@ -287,6 +287,11 @@ class HostRuntime:
             raise CommandFailed("approval_not_found", "no such pending approval")
         if pending[2] == protocol.UNKNOWN_REQUEST:
             self.codex.respond_error(pending[1], -32601, "declined by the person")
+        elif "action" in answer:
+            reply: dict[str, Any] = {"action": answer["action"], "content": answer.get("content")}
+            if answer.get("persist"):
+                reply["_meta"] = {"persist": answer["persist"]}
+            self.codex.respond(pending[1], reply)
         elif "answers" in answer:
             self.codex.respond(pending[1], {"answers": answer["answers"]})
         elif "permissions" in answer:

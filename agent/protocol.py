@@ -123,6 +123,13 @@ AMENDED_DECISIONS = ("acceptWithExecpolicyAmendment", "applyNetworkPolicyAmendme
 QUESTION_METHOD = "item/tool/requestUserInput"
 PERMISSIONS_METHOD = "item/permissions/requestApproval"
 PERMISSION_SCOPES = ("turn", "session")
+# An MCP server's question (a form built from its schema, or a page to open), answered
+# with an action; Codex asks its own approval of an MCP tool call the same way, and then
+# lists in _meta.persist how long an approval may last.
+ELICITATION_METHOD = "mcpServer/elicitation/request"
+ELICITATION_ACTIONS = ("accept", "decline", "cancel")
+ELICITATION_PERSIST = ("session", "always")
+MAX_FORM_FIELDS = 50
 # A request of a kind this agent does not know travels as this event (payload: requestId,
 # method, params); the person can only decline it, which answers with a JSON-RPC error.
 UNKNOWN_REQUEST = "agent.request.unknown"
@@ -134,9 +141,12 @@ APPROVAL_METHODS = frozenset(
         "applyPatchApproval",
         QUESTION_METHOD,
         PERMISSIONS_METHOD,
+        ELICITATION_METHOD,
         UNKNOWN_REQUEST,
     }
 )
+# What a resolveApproval carries as its answer: exactly one of these.
+ANSWER_KINDS = ("decision", "answers", "permissions", "action")
 # Requests addressed to the client program rather than the person: the agent answers
 # them itself with a JSON-RPC error and records that it did (CLIENT_REQUEST_REFUSED).
 CLIENT_REQUESTS = frozenset(
@@ -240,10 +250,14 @@ def validate_command_params(name: str, params: Any) -> None:
             "requestId must be the id of the request, as its event names it",
         )
         _require(
-            sum(key in params for key in ("decision", "answers", "permissions")) == 1,
+            sum(key in params for key in ANSWER_KINDS) == 1,
             "invalid_params",
-            "an answer has one of decision (approvals), answers (questions) or permissions",
+            "an answer has one of decision (approvals), answers (questions), permissions "
+            "or action (MCP elicitations)",
         )
+        if "action" in params:
+            _elicitation_answer(params)
+            return
         if "answers" in params:
             _answers(params["answers"])
             return
@@ -350,6 +364,46 @@ def _answers(answers: Any) -> None:
             "invalid_params",
             f'each answer is {{"answers": [text, …]}} of at most {MAX_ANSWER_CHARS} characters',
         )
+
+
+def _form_value(value: Any) -> bool:
+    """What an MCP form field holds: text, a number, a yes/no, or a list of chosen texts."""
+    if isinstance(value, str):
+        return len(value) <= MAX_ANSWER_CHARS
+    if isinstance(value, bool | int | float):
+        return not isinstance(value, float) or (value == value and abs(value) != float("inf"))
+    return (
+        isinstance(value, list)
+        and len(value) <= MAX_FORM_FIELDS
+        and all(isinstance(item, str) and len(item) <= MAX_ANSWER_CHARS for item in value)
+    )
+
+
+def _elicitation_answer(params: dict[str, Any]) -> None:
+    """An answer to an MCP elicitation: an action, the form's content when accepted, and
+    for a tool-call approval how long it lasts (persist)."""
+    action, content, persist = params["action"], params.get("content"), params.get("persist")
+    _require(
+        action in ELICITATION_ACTIONS,
+        "invalid_params",
+        f"action must be one of {', '.join(ELICITATION_ACTIONS)}",
+    )
+    _require(
+        content is None
+        or (
+            action == "accept"
+            and isinstance(content, dict)
+            and len(content) <= MAX_FORM_FIELDS
+            and all(isinstance(key, str) and _form_value(value) for key, value in content.items())
+        ),
+        "invalid_params",
+        "content is the accepted form's fields: text, numbers, yes/no or lists of text",
+    )
+    _require(
+        persist is None or (action == "accept" and persist in ELICITATION_PERSIST),
+        "invalid_params",
+        f"persist goes with accept and is one of {', '.join(ELICITATION_PERSIST)}",
+    )
 
 
 def _model_choice(params: dict[str, Any]) -> None:

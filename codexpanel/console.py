@@ -53,6 +53,7 @@ SHELL_FILES = (
     "console/sessions.js",
     "console/turn_options.js",
     "console/questions.js",
+    "console/elicitation.js",
     "console/notifications.js",
     "vendor/markdown-it/markdown-it.min.js",
     "vendor/dompurify/purify.min.js",

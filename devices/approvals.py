@@ -15,6 +15,7 @@ from agent.protocol import decision_name
 from codexpanel.errors import ActionError
 
 from .attention import still_waiting
+from .elicitation import check_elicitation
 from .models import Command, Device, Event
 
 # What a request offers when it does not list its decisions.
@@ -61,7 +62,7 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
         .first()
     )
     if answered is not None:
-        kinds = ("decision", "answers", "permissions", "scope")
+        kinds = (*protocol.ANSWER_KINDS, "scope", "content", "persist")
         given = {key: answered.params.get(key) for key in kinds}
         if (
             answered.issued_by_id == user.pk
@@ -70,7 +71,7 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
         ):
             return answered
         who = answered.issued_by.username if answered.issued_by else ""
-        what = decision_name(given["decision"]) if given["decision"] else _("answers")
+        what = decision_name(given["decision"]) or given["action"] or _("answers")
         raise ActionError(
             "approval_already_answered",
             _("%(who)s already answered this request: %(decision)s.")
@@ -80,6 +81,7 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
                 "answeredBy": who,
                 # What was decided; never the answers given (a question may be secret).
                 **({"decision": given["decision"]} if given["decision"] else {}),
+                **({"action": given["action"]} if given["action"] else {}),
                 "answeredAt": answered.created_at.isoformat(),
             },
         )
@@ -95,6 +97,20 @@ def check_answer(user: User, device: Device, params: dict[str, Any]) -> Command 
     if request.event_type == protocol.PERMISSIONS_METHOD:
         _check_grant(request, params)
         return None
+    if request.event_type == protocol.ELICITATION_METHOD:
+        if "action" not in params:
+            raise ActionError(
+                "decision_not_offered",
+                _("An MCP server's request takes accept, decline or cancel."),
+                400,
+                details={"offered": list(protocol.ELICITATION_ACTIONS)},
+            )
+        check_elicitation(request, params)
+        return None
+    if "action" in params:
+        raise ActionError(
+            "decision_not_offered", _("Only an MCP server's request takes an action."), 400
+        )
     if "permissions" in params:
         raise ActionError(
             "decision_not_offered", _("Only a request for permissions takes permissions."), 400

@@ -105,6 +105,20 @@ def _turn_was_running(event: Event) -> bool:
     return bool(started) and started > (done or 0) and started > (ended or 0)
 
 
+def _elicitation_asked(params: dict[str, Any]) -> str:
+    meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
+    server = _shorten(str(params.get("serverName", "")), 40)
+    if meta.get("codex_approval_kind") == "mcp_tool_call":
+        tool = _shorten(str(meta.get("tool_title") or meta.get("tool_name") or ""), 40)
+        return _("wants to use %(tool)s from %(server)s") % {"tool": tool, "server": server}
+    if params.get("mode") == "url":
+        return _("%(server)s asks you to open a page") % {"server": server}
+    return _("%(server)s asks: %(message)s") % {
+        "server": server,
+        "message": _shorten(str(params.get("message", ""))),
+    }
+
+
 def _asked(event: Event) -> str:
     params = (event.payload or {}).get("params") or {}
     if event.event_type == protocol.QUESTION_METHOD:
@@ -114,6 +128,8 @@ def _asked(event: Event) -> str:
         return _("wants to change files")
     if event.event_type == protocol.PERMISSIONS_METHOD:
         return _("asks for more permissions")
+    if event.event_type == protocol.ELICITATION_METHOD:
+        return _elicitation_asked(params)
     if event.event_type == protocol.UNKNOWN_REQUEST:
         return _("asks something (%(method)s)") % {"method": event.payload.get("method", "?")}
     command = params.get("command") or ""

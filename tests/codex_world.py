@@ -94,16 +94,18 @@ def codex_world(
     *,
     deployment: AbstractContextManager[Relay] | None = None,
     route: Callable[[str], str] = lambda host: host,
+    mcp: bool = False,
 ) -> Iterator[World]:
     """deployment: the relay to use instead of a fresh SQLite one; route: the address the
-    agent dials for a relay host (a link the test can cut, say)."""
+    agent dials for a relay host (a link the test can cut, say); mcp: Codex also runs the
+    local MCP server whose tools elicit (tests/fakes/mcp_server.py)."""
     codex_path()  # skips (or, in CI, fails) at once when the CLI is missing
     with FakeResponses() as fake, deployment or sqlite_relay(tmp_path, relay_env) as relay:
         paired = relay.paired_device()
         host = relay.start()
         agent_host = route(host)
         home = tmp_path / "codex-home"
-        write_codex_home(home, fake.base_url)
+        write_codex_home(home, fake.base_url, mcp=mcp)
         workspace = tmp_path / "workspace"
         workspace.mkdir()
         runtime = agent_runtime(agent_host, paired["token"], workspace, tmp_path, home)

@@ -271,6 +271,31 @@ def test_a_question_from_codex_waits_for_the_person_and_their_answers_reach_it(r
     assert events_of(runtime, "fake/answered")[0]["payload"]["result"] == {"answers": answers}
 
 
+@pytest.mark.parametrize(
+    ("said", "received"),
+    [
+        (
+            {"action": "accept", "content": {"channel": "beta"}},
+            {"action": "accept", "content": {"channel": "beta"}},
+        ),
+        (
+            {"action": "accept", "persist": "session"},
+            {"action": "accept", "content": None, "_meta": {"persist": "session"}},
+        ),
+        ({"action": "cancel"}, {"action": "cancel", "content": None}),
+    ],
+)
+def test_an_mcp_elicitation_is_answered_with_the_persons_action(runtime, said, received):
+    command(runtime, "startTurn", threadId="thr-1", input="ask:mcpServer/elicitation/request")
+    wait_for(lambda: events_of(runtime, "mcpServer/elicitation/request"))
+    asked = events_of(runtime, "mcpServer/elicitation/request")[0]["payload"]
+    answer = command(runtime, "resolveApproval", "cmd_2", requestId=asked["requestId"], **said)
+    assert answer["ok"] is True
+    assert "content" not in answer["result"]  # what was typed stays out of the result
+    wait_for(lambda: events_of(runtime, "fake/answered"))
+    assert events_of(runtime, "fake/answered")[0]["payload"]["result"] == received
+
+
 def test_only_one_agent_runs_per_install(tmp_path):
     from agent import config
 

@@ -1,16 +1,25 @@
-"""Codex's questions answered from the phone (SPEC CON-6): in plan mode the real Codex asks
-through request_user_input; the card shows each question with its options and a free-text
-answer where Codex takes one, and the answers reach the model. Driven in a phone's
-Chromium against a real agent on the real Codex; the fake model records what it got."""
+"""What Codex asks besides approvals, answered from the phone (SPEC CON-6): questions (in plan
+mode, through request_user_input) with their options and free text; a request for more
+permissions (request_permissions), granted in part and for a chosen time; and an MCP
+server's elicitations (a form from its schema, a page to open) with Codex's own question
+whether the tool may run. Driven in a phone's Chromium against a real agent on the real
+Codex; the fake model and the local MCP server record what they got."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .browser import screenshot, sign_in
+from .browser import accessibility_problems, screenshot, sign_in, small_touch_targets, watched_page
+from .codex_world import World, codex_world
 from .console_kit import open_new_session, send
+from .fakes.mcp_server import FORM_MESSAGE, LINK, LINK_MESSAGE
+from .test_console_matrix_browser import overflow
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
 
@@ -45,54 +54,122 @@ def test_a_person_answers_codexs_questions_with_an_option_and_their_own_words(pa
     }
 
 
-ASK_PERMISSIONS = """
-import django, json; django.setup()
-from django.db import transaction
-from devices.eventlog import record_relay_event_locked
-from devices.models import Device
-params = {"permissions": {"fileSystem": {"read": ["/data/in"], "write": ["/data/out", "/tmp/x"]},
-    "network": {"enabled": True}}, "reason": "to fetch the data", "threadId": "thr_p"}
-with transaction.atomic():
-    device = Device.objects.select_for_update().get(device_id=%r)
-    record_relay_event_locked(device, "item/permissions/requestApproval",
-        {"requestId": "inst:1:77", "method": "item/permissions/requestApproval", "params": params},
-        thread_id="thr_p")
-"""
+def tool_output(world: World) -> str:
+    """The text the MCP tool returned to the model, as the model's next request carries it."""
+    sent = world.fake.requests[-1]["input"][-1]
+    assert sent["type"] == "function_call_output"
+    output = sent["output"]
+    parts = output if isinstance(output, list) else [{"text": output}]
+    return "".join(part.get("text", "") for part in parts)
 
-SENT = """
-import django, json; django.setup()
-from devices.models import Command
-print(json.dumps(Command.objects.get(name="resolveApproval").params))
-"""
+
+def elicited(page: Any, world: World, calls: int) -> dict[str, Any]:
+    """What the MCP server's calls-th tool call got back, once the model has been told."""
+    for _tick in range(200):
+        outputs = [
+            item
+            for request in world.fake.requests
+            for item in request["input"]
+            if item.get("type") == "function_call_output" and "elicited " in str(item)
+        ]
+        unique = {item["call_id"]: item for item in outputs}
+        if len(unique) >= calls:
+            text = "".join(
+                part.get("text", "") for part in list(unique.values())[calls - 1]["output"]
+            )
+            return json.loads(text.split("elicited ", 1)[1])
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the MCP server's call {calls} never reached the model")
 
 
 def test_a_person_grants_part_of_what_codex_asks_for_and_for_how_long(page, world):
-    # The real Codex asks for permissions only behind a feature this offline setup cannot
-    # turn on, so the request is put in the log as the agent would report it; what the
-    # page sends is read back from the relay.
     sign_in(page)
-    world.relay.python(ASK_PERMISSIONS % world.device_id)
+    open_new_session(page, world)
+    send(page, "[permissions]")
     card = page.locator(".approval", has_text="Codex asks for more permissions")
-    card.get_by_text("to fetch the data").wait_for()
-    assert card.get_by_label("Read /data/in").is_checked()
-    card.get_by_label("Write /tmp/x").tap()  # not that one
+    card.wait_for()
+    assert card.get_by_label("Read /srv/data/in").is_checked()
+    assert card.get_by_label("Write /srv/data/out").count() == 1  # listed once, not twice
+    card.get_by_label("Write /srv/data/tmp").tap()  # not that one
+    card.get_by_label("Use the network").tap()  # nor the network
     card.get_by_label("The rest of this session").tap()
     screenshot(page, "permissions")
     card.get_by_role("button", name="Grant the ticked ones").tap()
-    card.get_by_text("Sending your answer…").first.wait_for()
-    deadline = 50
-    while "resolveApproval" not in world.relay.python(
-        "import django; django.setup()\nfrom devices.models import Command\n"
-        "print(*Command.objects.values_list('name', flat=True))"
-    ):
-        deadline -= 1
-        assert deadline, "the answer never reached the relay"
-        page.wait_for_timeout(100)
-    assert json.loads(world.relay.python(SENT)) == {
-        "requestId": "inst:1:77",
+    page.get_by_text("Turn completed").wait_for()
+    assert json.loads(tool_output(world)) == {
         "permissions": {
-            "fileSystem": {"read": ["/data/in"], "write": ["/data/out"]},
-            "network": {"enabled": True},
+            "network": None,
+            "file_system": {"read": ["/srv/data/in"], "write": ["/srv/data/out"]},
         },
         "scope": "session",
     }
+
+
+@pytest.fixture
+def mcp_world(tmp_path: Path, static_root: dict[str, str]) -> Iterator[World]:
+    with codex_world(tmp_path, static_root, mcp=True) as space:
+        yield space
+
+
+@pytest.fixture
+def mcp_page(chromium: Any, mcp_world: World) -> Iterator[Any]:
+    with watched_page(chromium, mcp_world.host) as opened:
+        yield opened
+
+
+def test_a_person_answers_an_mcp_servers_form_and_page_from_the_phone(mcp_page, mcp_world):
+    page, world = mcp_page, mcp_world
+    sign_in(page)
+    open_new_session(page, world)
+
+    # Codex first asks whether the tool may run at all; for the session, here.
+    send(page, "[mcp:release:fill_form]")
+    tool = page.locator(".approval", has_text="Codex wants to use a tool")
+    tool.get_by_text("fill_form", exact=True).wait_for()
+    page.get_by_text("Codex is waiting for your answer: use fill_form").wait_for()
+    tool.get_by_role("button", name="Allow for this session").tap()
+
+    form = page.locator(".approval", has_text="A tool asks for details")
+    form.get_by_text(FORM_MESSAGE).wait_for()
+    assert form.get_by_label("Tell the team").is_checked()  # the schema's default
+    page.set_viewport_size({"width": 360, "height": 780})
+    assert overflow(page) == [] and small_touch_targets(page) == []
+    assert accessibility_problems(page) == []
+    screenshot(page, "elicitation-form-360")
+    form.get_by_role("button", name="Send").tap()
+    form.get_by_text("Choose one for “Channel”.").wait_for()  # required, so asked for first
+    form.get_by_role("group", name="Channel").get_by_text("Beta").tap()
+    form.get_by_label("Replicas").fill("12")
+    form.get_by_role("button", name="Send").tap()
+    form.get_by_text(re.compile("^Replicas: ")).wait_for()  # above its maximum of 9
+    form.get_by_label("Replicas").fill("3")
+    form.get_by_label("Release note").fill("ship it")
+    form.get_by_label("Tell the team").tap()
+    form.get_by_role("button", name="Send").tap()
+    assert elicited(page, world, 1) == {
+        "action": "accept",
+        "content": {"channel": "beta", "replicas": 3, "note": "ship it", "notify": False},
+    }
+
+    # A page to open, from another tool of that server: its own approval, once this time.
+    send(page, "[mcp:release:open_link]")
+    tool.get_by_text("open_link", exact=True).wait_for()
+    tool.get_by_role("button", name="Allow once").tap()
+    link_card = page.locator(".approval", has_text="A tool asks you to open a page")
+    link_card.get_by_text(LINK_MESSAGE).wait_for()
+    opened = link_card.get_by_role("link", name="Open example.com")
+    assert opened.get_attribute("href") == LINK
+    assert opened.get_attribute("rel") == "noopener noreferrer"
+    screenshot(page, "elicitation-link-360")
+    link_card.get_by_role("button", name="I have finished there").tap()
+    opened_page = elicited(page, world, 2)  # Codex hands the server an empty content
+    assert opened_page["action"] == "accept" and not opened_page["content"]
+
+    # fill_form was allowed for the session: Codex asks only the server's own form now.
+    send(page, "[mcp:release:fill_form]")
+    form.get_by_text(FORM_MESSAGE).wait_for()
+    assert tool.count() == 0
+    form.get_by_role("button", name="Decline").tap()
+    declined = elicited(page, world, 3)
+    assert declined["action"] == "decline" and not declined.get("content")
+    page.locator(".approval").first.wait_for(state="detached")

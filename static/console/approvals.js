@@ -2,6 +2,7 @@
 import { ApiError, run } from "./api.js";
 import { fill, gettext, h, replace } from "./dom.js";
 import { changesView } from "./diffs.js";
+import { ELICITATION_METHOD, describeElicitation, elicitationBody } from "./elicitation.js";
 import { PERMISSIONS_METHOD, QUESTION_METHOD, UNKNOWN_REQUEST, permissionsBody, questionsBody, unknownBody } from "./questions.js";
 
 const DECISIONS = [
@@ -57,6 +58,7 @@ export function describeAsk(event, item) {
   }
   if (method === UNKNOWN_REQUEST) return event.payload?.method || gettext("a request");
   if (method === PERMISSIONS_METHOD) return gettext("more permissions");
+  if (method === ELICITATION_METHOD) return describeElicitation(params);
   if (isFileChange(event.payload?.method || event.eventType)) return gettext("file changes");
   const command = params.command || (Array.isArray(item?.command) ? item.command.join(" ") : item?.command) || "";
   const shown = command.replace(/^\/bin\/(ba)?sh -lc /, "").replace(/^'(.*)'$/, "$1");
@@ -144,6 +146,7 @@ export function approvalCard(event, { item, link, onDone, toast, online = true, 
 
   const shown = method === QUESTION_METHOD ? questionsBody(params, send)
     : method === PERMISSIONS_METHOD ? permissionsBody(params, send)
+      : method === ELICITATION_METHOD ? elicitationBody(params, send)
       : method === UNKNOWN_REQUEST ? unknownBody(event.payload, send)
       : approvalBody({ params, method, item, changesAt }, send);
   controls = [...shown.controls];

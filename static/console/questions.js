@@ -83,6 +83,11 @@ export function unknownBody(payload, send) {
   };
 }
 
+function listed(files, entry) {
+  const plain = entry.access === "read" ? files.read : entry.access === "write" ? files.write : null;
+  return entry.path?.type === "path" && (plain || []).some((path) => pathText(path) === entry.path.path);
+}
+
 // Each thing Codex asks for is a box, ticked: the person unticks what not to give.
 export function permissionsBody(params, send) {
   const asked = params.permissions || {};
@@ -90,7 +95,8 @@ export function permissionsBody(params, send) {
   const choices = [
     ...(files.read || []).map((path) => [fill(gettext("Read %(path)s"), { path: pathText(path) }), ["read", path]]),
     ...(files.write || []).map((path) => [fill(gettext("Write %(path)s"), { path: pathText(path) }), ["write", path]]),
-    ...(files.entries || []).map((entry) => [
+    // Codex lists plain paths both as read/write and again as entries; show each once.
+    ...(files.entries || []).filter((entry) => !listed(files, entry)).map((entry) => [
       fill(gettext("%(access)s %(path)s"), { access: entry.access, path: pathText(entry.path) }), ["entries", entry]]),
     ...(asked.network?.enabled ? [[gettext("Use the network"), ["network", true]]] : []),
   ];

@@ -12,6 +12,7 @@ export const APPROVAL_METHODS = new Set([
   "applyPatchApproval",
   "item/tool/requestUserInput",
   "item/permissions/requestApproval",
+  "mcpServer/elicitation/request",
   "agent.request.unknown",
 ]);
 

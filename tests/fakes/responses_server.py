@@ -5,6 +5,8 @@ The reply depends on the newest user message:
 - `[shell:CMD]` asks to run CMD with escalated permissions (a command approval);
 - `[ask]` asks the person two questions through the request_user_input tool;
 - `[patch:NAME:TEXT]` asks to add file NAME containing TEXT (a file-change approval);
+- `[permissions]` asks for more permissions through the request_permissions tool;
+- `[mcp:SERVER:TOOL]` calls TOOL of an MCP server (see mcp_server.py);
 - `[slow]` streams a long answer slowly (for steering and interrupting);
 - anything else gets "Hello from the fake model." in a few deltas.
 After a tool call, the next request (carrying its output) gets "Done." as the answer.
@@ -15,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 GREETING = ["Hello ", "from the ", "fake model."]
@@ -50,6 +54,17 @@ QUESTIONS = [
         "options": [{"label": "Save", "description": "the usual"}],
     },
 ]
+
+
+# What "[permissions]" asks for, through Codex's request_permissions tool (a feature that
+# write_codex_home turns on).
+PERMISSIONS_ASKED = {
+    "permissions": {
+        "file_system": {"read": ["/srv/data/in"], "write": ["/srv/data/out", "/srv/data/tmp"]},
+        "network": {"enabled": True},
+    },
+    "justification": "to fetch the data",
+}
 
 
 def _sse(kind: str, payload: dict[str, Any]) -> bytes:
@@ -113,6 +128,7 @@ class Handler(BaseHTTPRequestHandler):
     def _reply(self, number: int, text: str) -> None:
         shell = re.search(r"\[shell:(.+?)\]", text)
         patch = re.search(r"\[patch:([^:\]]+):(.*?)\]", text)
+        mcp = re.search(r"\[mcp:(\w+):(\w+)\]", text)
         if shell:
             self._tool_call(number, shell.group(1))
         elif patch:
@@ -122,8 +138,13 @@ class Handler(BaseHTTPRequestHandler):
                 "*** End Patch\nEOF\n"
             )
             self._tool_call(number, command)
+        elif mcp:
+            server, tool = mcp.groups()
+            self._function_call(number, tool, {}, namespace=f"mcp__{server}")
         elif "[ask]" in text:
             self._function_call(number, "request_user_input", {"questions": QUESTIONS})
+        elif "[permissions]" in text:
+            self._function_call(number, "request_permissions", PERMISSIONS_ASKED)
         elif "[markdown]" in text:
             self._message(number, MARKDOWN)
         elif "[slow]" in text:
@@ -140,12 +161,16 @@ class Handler(BaseHTTPRequestHandler):
         }
         self._function_call(number, "exec_command", arguments)
 
-    def _function_call(self, number: int, name: str, arguments: dict[str, Any]) -> None:
+    def _function_call(
+        self, number: int, name: str, arguments: dict[str, Any], namespace: str | None = None
+    ) -> None:
         item = {
             "type": "function_call",
             "call_id": f"call-{number}",
             "name": name,
             "arguments": json.dumps(arguments),
+            # MCP tools reach the model grouped per server, as a namespace of functions.
+            **({"namespace": namespace} if namespace else {}),
         }
         self._send("response.output_item.done", {"item": item})
 
@@ -189,15 +214,28 @@ class FakeResponses(ThreadingHTTPServer):
         self.server_close()
 
 
-def write_codex_home(home: Any, base_url: str) -> None:
-    """A private CODEX_HOME whose config points codex at the fake server, offline."""
+MCP_SERVER = Path(__file__).with_name("mcp_server.py")
+
+
+def write_codex_home(home: Any, base_url: str, *, mcp: bool = False) -> None:
+    """A private CODEX_HOME whose config points codex at the fake server, offline; with
+    mcp, Codex also starts the local MCP server (mcp_server.py) as "release"."""
     home.mkdir(parents=True, exist_ok=True)
+    servers = (
+        f"\n[mcp_servers.release]\ncommand = {json.dumps(sys.executable)}\n"
+        f"args = [{json.dumps(str(MCP_SERVER))}]\n"
+        if mcp
+        else ""
+    )
     (home / "config.toml").write_text(
         f"""model = "fake-model"
 model_provider = "fake"
 approval_policy = "on-request"
 sandbox_mode = "read-only"
 check_for_update_on_startup = false
+# request_permissions_tool is how the model asks for permissions; it is still marked as
+# under development, and Codex warns on every thread unless told not to.
+suppress_unstable_features_warning = true
 
 [model_providers.fake]
 name = "Fake local provider"
@@ -210,8 +248,9 @@ stream_idle_timeout_ms = 20000
 [features]
 plugins = false
 apps = false
+request_permissions_tool = true
 
 [analytics]
 enabled = false
-"""
+{servers}"""
     )
