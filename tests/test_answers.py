@@ -19,7 +19,12 @@ from .test_setup_concurrency import race
 pytestmark = pytest.mark.django_db(transaction=True)
 
 AMENDMENT = {"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["mkdir", "-p", "x"]}}
-OFFERED = ["accept", AMENDMENT, "cancel"]
+NETWORK = {
+    "applyNetworkPolicyAmendment": {
+        "network_policy_amendment": {"host": "pypi.org", "action": "allow"}
+    }
+}
+OFFERED = ["accept", AMENDMENT, NETWORK, "cancel"]
 
 
 @pytest.fixture
@@ -65,7 +70,7 @@ def test_an_answer_to_a_request_that_died_with_its_codex_is_refused(ada, desk):
     assert not Command.objects.exists()
 
 
-@pytest.mark.parametrize("decision", ["accept", AMENDMENT, "cancel", "decline"])
+@pytest.mark.parametrize("decision", ["accept", AMENDMENT, NETWORK, "cancel", "decline"])
 def test_each_offered_decision_is_taken(ada, desk, decision):
     device, _agent = desk
     command = answer(ada, device, decision)
@@ -77,6 +82,11 @@ def test_each_offered_decision_is_taken(ada, desk, decision):
     [
         "acceptForSession",
         {"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["rm", "-rf", "/"]}},
+        {
+            "applyNetworkPolicyAmendment": {
+                "network_policy_amendment": {"host": "evil.example", "action": "allow"}
+            }
+        },
     ],
 )
 def test_a_decision_the_request_did_not_offer_is_refused(ada, desk, decision):

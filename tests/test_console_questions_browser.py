@@ -173,3 +173,59 @@ def test_a_person_answers_an_mcp_servers_form_and_page_from_the_phone(mcp_page, 
     declined = elicited(page, world, 3)
     assert declined["action"] == "decline" and not declined.get("content")
     page.locator(".approval").first.wait_for(state="detached")
+
+
+OFFER_NETWORK_RULE = """
+import django; django.setup()
+from django.db import transaction
+from devices.eventlog import record_relay_event_locked
+from devices.models import Device
+rule = {"applyNetworkPolicyAmendment": {"network_policy_amendment":
+    {"host": "pypi.org", "action": "allow"}}}
+params = {"threadId": "thr_n", "turnId": "turn_n", "itemId": "call-n",
+    "command": "pip download requests", "networkApprovalContext": {"host": "pypi.org",
+    "protocol": "https"}, "availableDecisions": ["accept", rule, "cancel"]}
+with transaction.atomic():
+    device = Device.objects.select_for_update().get(device_id=%r)
+    record_relay_event_locked(device, "item/commandExecution/requestApproval",
+        {"requestId": "inst:1:88", "method": "item/commandExecution/requestApproval",
+         "params": params}, thread_id="thr_n")
+"""
+
+SENT = """
+import django, json; django.setup()
+from devices.models import Command
+print(json.dumps([c.params for c in Command.objects.filter(name="resolveApproval")]))
+"""
+
+
+def test_a_network_rule_codex_offers_is_shown_in_words_and_sent_as_offered(page, world):
+    # Codex offers network rules only behind its managed network proxy, which this offline
+    # machine cannot run: the request is put in the log as the agent reports it, and what
+    # the page sends is read back from the relay (the agent then finds it no longer waits).
+    sign_in(page)
+    world.relay.python(OFFER_NETWORK_RULE % world.device_id)
+    card = page.locator(".approval", has_text="pip download requests")
+    card.locator(".rule", has_text="allow connections to pypi.org").wait_for()
+    assert card.locator("button").all_inner_texts() == [
+        "Approve",
+        "Approve and change the network rule",
+        "Decline",
+        "Cancel turn",
+    ]
+    card.get_by_role("button", name="Approve and change the network rule").tap()
+    for _tick in range(100):
+        sent = json.loads(world.relay.python(SENT))
+        if sent:
+            break
+        page.wait_for_timeout(100)
+    assert sent == [
+        {
+            "requestId": "inst:1:88",
+            "decision": {
+                "applyNetworkPolicyAmendment": {
+                    "network_policy_amendment": {"host": "pypi.org", "action": "allow"}
+                }
+            },
+        }
+    ]

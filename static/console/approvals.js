@@ -24,7 +24,11 @@ function amendment(decision) {
   if (typeof decision === "string") return null;
   const value = Object.values(decision)[0] || {};
   if (Array.isArray(value.execpolicy_amendment)) return value.execpolicy_amendment.join(" ");
-  return JSON.stringify(value.network_policy_amendment || value);
+  const rule = value.network_policy_amendment;
+  if (rule?.host && (rule.action === "allow" || rule.action === "deny")) {
+    return fill(rule.action === "allow" ? gettext("allow connections to %(host)s") : gettext("deny connections to %(host)s"), { host: rule.host });
+  }
+  return JSON.stringify(rule || value);
 }
 
 // The answers a request takes, in the order the card shows them: exactly what Codex lists
