@@ -28,6 +28,9 @@ DELTA_METHODS = {
 COALESCE_WINDOW = 0.05
 # Below the relay's 32 MiB limit for one (chunked) message.
 MAX_EVENT_BYTES = 16 * 1024 * 1024
+# A payload nests this deep at most, so that its event frame (three levels above it) is
+# never deeper than the relay takes.
+PAYLOAD_DEPTH = protocol.MAX_JSON_DEPTH - 3
 
 
 def now_iso() -> str:
@@ -80,6 +83,12 @@ class EventWriter:
     def _append(
         self, event_type: str, payload: Any, thread_id: str | None, turn_id: str | None
     ) -> None:
+        # What Codex reports may hold text the relay refuses (a NUL in command output, half
+        # an emoji): repaired here, before the outbox keeps it.
+        payload = protocol.repaired(payload, max_depth=PAYLOAD_DEPTH)
+        thread_id = protocol.repaired(str(thread_id)) if thread_id else None
+        turn_id = protocol.repaired(str(turn_id)) if turn_id else None
+        event_type = protocol.repaired(event_type)
         if len(protocol.encode({"payload": payload})) > MAX_EVENT_BYTES:
             payload = {"omitted": True, "reason": f"larger than {MAX_EVENT_BYTES} bytes"}
         event: dict[str, Any] = {"eventType": event_type, "at": now_iso(), "payload": payload}

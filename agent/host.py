@@ -334,6 +334,7 @@ class HostRuntime:
         except Exception as exc:
             log.exception("command %s failed", message.get("name"))
             answer = _failure(command_id, "agent_error", str(exc))
+        answer = protocol.repaired(answer)
         if len(protocol.encode(answer)) > MAX_EVENT_BYTES:
             answer = _failure(
                 command_id, "result_too_large", f"the result is larger than {MAX_EVENT_BYTES} bytes"

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import protocol
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,6 +93,32 @@ class Outbox:
                 "SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
+
+    def replace_refused(self, seq: int, code: Any, message: Any) -> None:
+        """The relay refused event seq: keep its place (seq numbers have no gaps) with a
+        note of what was refused and why, which the relay takes."""
+        with self.lock, self._transaction():
+            row = self.db.execute("SELECT body FROM events WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                return
+            refused = json.loads(row[0])
+            note = {
+                "seq": seq,
+                "eventType": protocol.EVENT_REFUSED,
+                "at": refused.get("at"),
+                "payload": {
+                    "eventType": str(refused.get("eventType", ""))[:128],
+                    "code": str(code)[:64],
+                    "message": str(message)[:500],
+                },
+            }
+            note = protocol.repaired({k: v for k, v in note.items() if v is not None})
+            if isinstance(refused.get("threadId"), str) and 0 < len(refused["threadId"]) <= 256:
+                note["threadId"] = protocol.repaired(refused["threadId"])
+            self.db.execute(
+                "UPDATE events SET body = ? WHERE seq = ?",
+                (json.dumps(note, ensure_ascii=False), seq),
+            )
 
     def acknowledge(self, seq: int) -> None:
         with self.lock:

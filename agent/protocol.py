@@ -15,7 +15,7 @@ relay → agent
     server.command    {commandId, name, params}
     event.ack         {seq}                         every event up to seq is stored
 either way
-    error             {code, message, ref?}
+    error             {code, message, ref?, seq?}   seq: the agent event it refuses
     resource.chunk    {resourceId, index, total, data}  one slice of a frame too large to
                                                         send whole (see split_frame)
 
@@ -153,6 +153,9 @@ CLIENT_REQUESTS = frozenset(
     {"item/tool/call", "account/chatgptAuthTokens/refresh", "attestation/generate"}
 )
 CLIENT_REQUEST_REFUSED = "agent.request.refused"
+# Stands in for an event the relay refused (payload: its eventType, code, message), so
+# the agent's numbering keeps no gaps and its stream goes on past it.
+EVENT_REFUSED = "agent.event.refused"
 # The v1 approvals answer with a ReviewDecision, not the v2 decision names the console and
 # the relay speak; the agent translates.
 LEGACY_APPROVALS = frozenset({"execCommandApproval", "applyPatchApproval"})
@@ -189,10 +192,12 @@ def decision_name(decision: Any) -> str | None:
 class ProtocolError(Exception):
     """A frame that breaks the protocol. `code` is stable; `message` is for people."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, seq: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # The agent event the refusal is about, when it is about one.
+        self.seq = seq
 
 
 def _require(condition: bool, code: str, message: str) -> None:
@@ -241,6 +246,16 @@ def validate_command_params(name: str, params: Any) -> None:
     """Check a command's name and parameters (used by the relay's API and by the agent)."""
     _require(name in COMMANDS, "unknown_command", f"unknown command {name!r}")
     _require(isinstance(params, dict), "invalid_params", "params must be an object")
+    problem = json_problem(params)
+    if problem is not None:
+        code, where = problem
+        _require(
+            False,
+            "invalid_params",
+            f"params.{where} holds a NUL or a lone surrogate"
+            if code == "invalid_text"
+            else f"params.{where} nests deeper than {MAX_JSON_DEPTH}",
+        )
     for key in COMMANDS[name]:
         _require(key in params, "invalid_params", f"{name} needs params.{key}")
     if name == "resolveApproval":
@@ -465,7 +480,12 @@ def _validate_events(message: dict[str, Any]) -> None:
         f"events must be a list of 1 to {MAX_EVENTS_PER_FRAME} events",
     )
     for event in events:
-        _validate_event(event)
+        try:
+            _validate_event(event)
+        except ProtocolError as error:
+            seq = event.get("seq") if isinstance(event, dict) else None
+            named = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+            raise ProtocolError(error.code, error.message, seq=named) from None
     seqs = [event["seq"] for event in events]
     _require(
         seqs == list(range(seqs[0], seqs[0] + len(seqs))),
@@ -491,6 +511,65 @@ _VALIDATORS = {
 }
 
 
+# How deep JSON from outside may nest (API bodies, command params, agent frames): deeper
+# than anything the relay, the agent or Codex sends, far below Python's recursion limit.
+MAX_JSON_DEPTH = 64
+# Text nothing downstream can hold: NUL (PostgreSQL text refuses it) and a lone surrogate
+# (UTF-8 cannot encode it; half an emoji from a JavaScript string decodes to one).
+_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+# Only a \u escape can bring either into parsed JSON: the raw text is valid UTF-8, and
+# a raw NUL is not valid JSON. Text without one needs no scan for them.
+_UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
+
+
+def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
+    """(code, where) for the first NUL or lone surrogate in a key or string of parsed JSON,
+    or for nesting deeper than max_depth; None when it is clean. `where` names the spot
+    (events[2].payload.text)."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            if _UNSAFE_TEXT.search(item):
+                return "invalid_text", where or "the body"
+        elif isinstance(item, dict | list):
+            if depth >= max_depth:
+                return "too_deep", where or "the body"
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    if _UNSAFE_TEXT.search(key):
+                        return "invalid_text", f"{where}.{key!a}".lstrip(".")
+                    stack.append((inner, f"{where}.{key}".lstrip("."), depth + 1))
+            else:
+                stack.extend((inner, f"{where}[{n}]", depth + 1) for n, inner in enumerate(item))
+    return None
+
+
+def might_hold_unsafe_text(text: str | bytes) -> bool:
+    """False when JSON text cannot decode to a NUL or a lone surrogate (see json_problem)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return _UNSAFE_ESCAPE.search(text) is not None
+
+
+def repaired(value: Any, max_depth: int = MAX_JSON_DEPTH, depth: int = 0) -> Any:
+    """value with each NUL and lone surrogate replaced by U+FFFD and whatever nests deeper
+    than max_depth replaced by "…": what the agent sends is always what the relay takes,
+    however odd the output Codex reported."""
+    if isinstance(value, str):
+        return _UNSAFE_TEXT.sub("\ufffd", value) if _UNSAFE_TEXT.search(value) else value
+    if isinstance(value, dict | list) and depth >= max_depth:
+        return "…"
+    if isinstance(value, list):
+        return [repaired(item, max_depth, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {
+            repaired(key, max_depth, depth + 1): repaired(item, max_depth, depth + 1)
+            for key, item in value.items()
+        }
+    return value
+
+
 def parse_frame(
     text: str | bytes, allowed: set[str] | frozenset[str], limit: int = MAX_FRAME_BYTES
 ) -> dict[str, Any]:
@@ -502,12 +581,13 @@ def parse_frame(
     _require(size <= limit, "frame_too_large", f"frame exceeds {limit} bytes")
     try:
         message = json.loads(text)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except RecursionError:
+        raise ProtocolError("too_deep", f"JSON nests deeper than {MAX_JSON_DEPTH}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("malformed_frame", f"not JSON: {exc}") from None
-    if (b"\\u0000" if isinstance(text, bytes) else "\\u0000") in text:
-        # NUL cannot be stored in PostgreSQL text; command output may well contain it.
-        message = _without_nul(message)
     _require(isinstance(message, dict), "malformed_frame", "a frame is a JSON object")
+    if might_hold_unsafe_text(text) or _brackets(text) > MAX_JSON_DEPTH:
+        _check_text(message)
     kind = message.get("type")
     _require(isinstance(kind, str), "malformed_frame", "a frame needs a string type")
     _require(kind in allowed, "unknown_type", f"unexpected message type {kind!r}")
@@ -515,14 +595,35 @@ def parse_frame(
     return message
 
 
-def _without_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, list):
-        return [_without_nul(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
-    return value
+def _brackets(text: str | bytes) -> int:
+    """An upper bound of how deep JSON text nests."""
+    if isinstance(text, bytes):
+        return text.count(b"[") + text.count(b"{")
+    return text.count("[") + text.count("{")
+
+
+def _check_text(message: dict[str, Any]) -> None:
+    """Refuse a frame holding text nothing downstream can store, or nesting too deep; an
+    event's refusal names its seq, so the agent can repair or drop that one event."""
+    events = message.get("events") if message.get("type") == AGENT_EVENT else None
+    parts: list[tuple[Any, Any]] = [(message, None)]
+    if isinstance(events, list):
+        # Depth counts from the event (the frame adds two levels of its own).
+        rest = {key: value for key, value in message.items() if key != "events"}
+        parts = [(rest, None)] + [
+            (event, event.get("seq") if isinstance(event, dict) else None) for event in events
+        ]
+    for part, seq in parts:
+        problem = json_problem(part)
+        if problem is None:
+            continue
+        code, where = problem
+        text = (
+            f"{where} holds a NUL or a lone surrogate"
+            if code == "invalid_text"
+            else f"{where} nests deeper than {MAX_JSON_DEPTH}"
+        )
+        raise ProtocolError(code, text, seq=seq if isinstance(seq, int) else None)
 
 
 def encode(message: dict[str, Any]) -> str:

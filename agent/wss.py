@@ -242,6 +242,12 @@ class DeviceWssClient:
             if isinstance(expected, int) and expected >= 1:
                 self.outbox.renumber_from(expected)
                 self.sent_upto = self.acked_upto = expected - 1
+        elif kind == protocol.ERROR and _event_seq(message.get("seq")) > self.acked_upto:
+            # The relay refused one event of the frame and stored none of it: that event is
+            # replaced by a note saying so, and everything after it is sent again.
+            log.warning("relay refused event %s: %s", message["seq"], message.get("message"))
+            self.outbox.replace_refused(message["seq"], message.get("code"), message.get("message"))
+            self.sent_upto = self.acked_upto
         elif kind == protocol.ERROR:
             log.warning("relay reported %s: %s", message.get("code"), message.get("message"))
 
@@ -267,9 +273,13 @@ class DeviceWssClient:
         self.sent_upto = batch[-1]["seq"]
 
     def _send(self, ws: websocket.WebSocket, message: dict[str, Any]) -> None:
-        text = protocol.encode(message)
+        text = protocol.encode(protocol.repaired(message))
         for frame in protocol.split_frame(text, "r" + secrets.token_hex(6)):
             ws.send(frame)
+
+
+def _event_seq(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _close_code(data: bytes) -> int | None:

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -124,6 +125,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             status=exc.status,
             headers=_retry_headers(exc.retry_after),
         )
+    if isinstance(exc, RequestDataTooBig):
+        from .jsonbody import too_large
+
+        return api_exception_handler(too_large(), context)
     if isinstance(exc, Ratelimited):
         return Response(
             error_body("rate_limited", _("Too many attempts. Try again later.")), status=429
@@ -172,6 +177,21 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _wants_json(request):
         return error_response("not_found", _("Not found."), 404)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _wants_json(request):
+        if isinstance(exception, RequestDataTooBig):
+            return error_response(
+                "body_too_large", _("The request body is larger than the relay reads."), 413
+            )
+        return error_response("bad_request", _("The request could not be read."), 400)
+    return defaults.bad_request(request, exception)
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any /api/ path no view answers, DEBUG on or off (DEBUG skips handler404)."""
+    return error_response("not_found", _("No API endpoint has that path."), 404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
@@ -8,7 +9,7 @@ from rest_framework.permissions import AllowAny
 from setupflow.pages import setup_page
 from setupflow.urls import iam_urlpatterns as setup_iam_urlpatterns
 
-from . import __version__, console, pages, retired
+from . import __version__, console, errors, pages, retired
 from .access import public
 
 settings.SPECTACULAR_SETTINGS["VERSION"] = __version__
@@ -35,7 +36,9 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("i18n/setlang/", public(set_language), name="set_language"),
+    re_path(r"^api/", csrf_exempt(public(errors.api_not_found))),
 ]
 
+handler400 = "codexpanel.errors.bad_request"
 handler404 = "codexpanel.errors.not_found"
 handler500 = "codexpanel.errors.server_error"

@@ -95,15 +95,22 @@ def issue_command(
     return command
 
 
-def claim_deliveries(
-    device_pk: int, in_flight: set[str], redeliver: bool
-) -> tuple[set[str], list[Command]]:
+@dataclass(frozen=True)
+class Deliveries:
+    still_open: set[str]
+    claimed: list[Command]
+    messages: list[Message]  # what to publish for commands failed as undeliverable
+
+
+def claim_deliveries(device_pk: int, in_flight: set[str], redeliver: bool) -> Deliveries:
     """What the device's socket should send now.
 
     Returns which of the socket's unanswered commands are still open (the others finished
     or expired, and free their place) and the commands claimed for sending: what is
     queued and, just after a hello, what was sent before but never answered, oldest
-    first, as many as the socket may have unanswered. Each is marked sent as claimed."""
+    first, as many as the socket may have unanswered. Each is marked sent as claimed. A
+    command that cannot go on the wire (stored before its text was checked) is failed as
+    undeliverable instead of being offered again on every reconnect."""
     now = clock.now()
     still_open = set(
         Command.objects.filter(
@@ -115,7 +122,7 @@ def claim_deliveries(
     )
     room = settings.CODEXPANEL_COMMANDS_IN_FLIGHT - len(still_open)
     if room <= 0:
-        return still_open, []
+        return Deliveries(still_open, [], [])
     waiting = Q(status=Command.Status.QUEUED)
     if redeliver:
         waiting |= Q(status=Command.Status.SENT)
@@ -125,15 +132,33 @@ def claim_deliveries(
         .select_related("device")
         .order_by("created_at", "pk")[:room]
     )
-    claimed = []
+    claimed, messages = [], []
     for command in candidates:
+        if protocol.json_problem(wire_message(command)) is not None:
+            messages += _undeliverable(command)
+            continue
         # Conditional on the status just read, so two sockets never both claim a command.
         sent = Command.objects.filter(pk=command.pk, status=command.status).update(
             status=Command.Status.SENT, sent_at=now, deliveries=F("deliveries") + 1
         )
         if sent:
             claimed.append(command)
-    return still_open, claimed
+    return Deliveries(still_open, claimed, messages)
+
+
+@transaction.atomic
+def _undeliverable(command: Command) -> list[Message]:
+    failed = Command.objects.filter(pk=command.pk, status=command.status).update(
+        status=Command.Status.FAILED,
+        finished_at=clock.now(),
+        error={
+            "code": "undeliverable",
+            "message": "The command holds text that cannot be sent to the computer.",
+        },
+    )
+    if not failed:
+        return []
+    return _finished_messages(Command.objects.select_related("device").get(pk=command.pk))
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,10 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
             log.info("device %s reported %s: %s", self.device_pk, message["code"], message)
 
     async def _refuse_frame(self, error: protocol.ProtocolError) -> None:
-        await self._send({"type": protocol.ERROR, "code": error.code, "message": error.message})
+        refusal = {"type": protocol.ERROR, "code": error.code, "message": error.message}
+        if error.seq is not None:
+            refusal["seq"] = error.seq  # the agent repairs or drops that event and goes on
+        await self._send(refusal)
         if error.code in ("frame_too_large", "resource_too_large"):
             await self._close(Close.MESSAGE_TOO_BIG)
         elif error.code == "unsupported_version":
@@ -257,12 +260,14 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
         await self._deliver(redeliver=False)
 
     async def _deliver(self, redeliver: bool) -> None:
-        still_open, claimed = await database_sync_to_async(commands.claim_deliveries)(
+        deliveries = await database_sync_to_async(commands.claim_deliveries)(
             self.device_pk, set(self.in_flight), redeliver
         )
         # Commands that expired unanswered no longer take a place.
-        self.in_flight &= still_open
-        for command in claimed:
+        self.in_flight &= deliveries.still_open
+        if deliveries.messages:
+            await publish(deliveries.messages)
+        for command in deliveries.claimed:
             self.in_flight.add(command.command_id)
             await self._send(commands.wire_message(command))
 

@@ -128,3 +128,48 @@ def test_events_gather_while_a_frame_awaits_its_acknowledgement(outbox):
         [1],
         [2, 3, 4, 5],
     ]
+
+
+def test_an_event_the_relay_refuses_is_replaced_by_a_note_and_the_stream_goes_on(outbox):
+    client = DeviceWssClient(
+        "ws://relay.invalid/device-wss",
+        "cpd_token",
+        outbox,
+        on_command=lambda message: None,
+        hello_info=dict,
+        heartbeat_state=dict,
+    )
+    client.sent_upto = client.acked_upto = 0
+    socket = RecordingSocket()
+    for n in range(1, 4):
+        outbox.append({**event(n), "threadId": "thr_1"})
+    client._send_events(socket)
+    refusal = {"type": "error", "code": "invalid_text", "message": "x holds a NUL", "seq": 2}
+    client._handle(protocol.encode(refusal))
+    client._send_events(socket)  # the whole frame again, its second event replaced
+    again = socket.frames[-1]["events"]
+    assert [e["seq"] for e in again] == [1, 2, 3]
+    assert again[0] == socket.frames[0]["events"][0]
+    assert again[1]["eventType"] == protocol.EVENT_REFUSED
+    assert again[1]["threadId"] == "thr_1"
+    assert again[1]["payload"] == {
+        "eventType": socket.frames[0]["events"][1]["eventType"],
+        "code": "invalid_text",
+        "message": "x holds a NUL",
+    }
+    assert protocol.parse_frame(protocol.encode(socket.frames[-1]), {protocol.AGENT_EVENT})
+
+
+def test_what_codex_reports_is_repaired_before_the_outbox_keeps_it(outbox):
+    from agent.events import EventWriter
+
+    writer = EventWriter(outbox, on_ready=lambda: None)
+    deep: list = []
+    for _level in range(100):
+        deep = [deep]
+    writer.emit("item/x\udc00", {"out": "a\x00b", "\ud83d": "half", "deep": deep}, "t\udfff", None)
+    (kept,) = outbox.pending()
+    assert kept["eventType"] == "item/x\ufffd" and kept["threadId"] == "t\ufffd"
+    assert kept["payload"]["out"] == "a\ufffdb" and kept["payload"]["\ufffd"] == "half"
+    frame = {"type": protocol.AGENT_EVENT, "events": [kept]}
+    assert protocol.parse_frame(protocol.encode(frame), {protocol.AGENT_EVENT})

@@ -360,23 +360,64 @@ async def test_stream_positions_are_contiguous_per_user_and_per_device(ada):
     assert [row[2] for row in rows if row[1] == "desk-0002-bbbbbb"] == [1, 2]
 
 
-async def test_an_impossible_time_or_a_nul_character_does_not_stop_the_event_stream(paired):
+async def test_an_impossible_time_does_not_stop_the_event_stream(paired):
+    _device, token = paired
+    socket, _welcome = await connect_agent(token)
+    frame = events(1, 1)
+    frame["events"][0]["at"] = "2024-02-30T00:00:00Z"
+    await socket.send_json_to(frame)
+    assert await next_of_type(socket, "event.ack") == {"type": "event.ack", "seq": 1}
+    await socket.disconnect()
+
+
+POISONS = {
+    "a NUL in the payload": lambda event: event["payload"].update(output="binary\u0000out"),
+    "a lone surrogate in the payload": lambda event: event["payload"].update(text="half \udc00"),
+    "a lone surrogate in a key": lambda event: event["payload"].update({"\ud800": 1}),
+    "a lone surrogate in threadId": lambda event: event.update(threadId="thr_\udc00"),
+    "a lone surrogate in eventType": lambda event: event.update(eventType="item/\ud83d"),
+    "absurd nesting": lambda event: event["payload"].update(deep=json.loads("[" * 80 + "]" * 80)),
+}
+
+
+@pytest.mark.parametrize("poison", POISONS.values(), ids=POISONS.keys())
+async def test_an_event_with_text_nothing_can_store_is_refused_by_its_seq_and_nothing_stored(
+    paired, poison
+):
     device, token = paired
     socket, _welcome = await connect_agent(token)
-    frame = events(1, 2)
-    frame["events"][0]["at"] = "2024-02-30T00:00:00Z"
-    frame["events"][1]["payload"] = {"output": "binary\u0000output"}
+    frame = events(1, 3)
+    poison(frame["events"][1])
     await socket.send_json_to(frame)
-    assert await next_of_type(socket, "event.ack") == {"type": "event.ack", "seq": 2}
-    stored = await db(Event.objects.get)(device=device, agent_seq=2)
-    assert stored.payload == {"output": "binary\ufffdoutput"}
+    refused = await next_of_type(socket, "error")
+    assert refused["seq"] == 2
+    assert refused["code"] in ("invalid_text", "too_deep")
+    stored = await db(lambda: Event.objects.filter(device=device, agent_seq__gt=0).count())()
+    assert stored == 0
+    # The agent sends the frame again with that event repaired: it goes on past it.
+    frame["events"][1] = protocol.repaired(frame["events"][1], max_depth=protocol.MAX_JSON_DEPTH)
+    await socket.send_json_to(json.loads(json.dumps(frame)))
+    assert await next_of_type(socket, "event.ack") == {"type": "event.ack", "seq": 3}
+    await socket.disconnect()
+
+
+async def test_a_hello_or_a_result_with_text_nothing_can_store_is_refused(paired):
+    _device, token = paired
+    socket = await open_socket()
+    await socket.send_json_to({**hello(token), "provider": {"name": "codex\u0000"}})
+    assert (await socket.receive_json_from())["code"] == "invalid_text"
+    assert await closed_with(socket) == Close.PROTOCOL_ERROR
+    socket, _welcome = await connect_agent(token)
+    result = {"type": "command.result", "commandId": "cmd_x", "ok": True, "result": "\udfff"}
+    await socket.send_json_to(result)
+    assert (await next_of_type(socket, "error"))["code"] == "invalid_text"
     await socket.disconnect()
 
 
 async def test_deeply_nested_frames_and_chunks_before_hello_are_refused(paired):
     socket = await open_socket()
     await socket.send_to(text_data="[" * 100_000)
-    assert (await socket.receive_json_from())["code"] == "malformed_frame"
+    assert (await socket.receive_json_from())["code"] == "too_deep"
     assert await closed_with(socket) == Close.PROTOCOL_ERROR
     early = await open_socket()
     chunk = {"type": "resource.chunk", "resourceId": "r", "index": 0, "total": 2, "data": ""}

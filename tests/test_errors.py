@@ -43,7 +43,9 @@ def test_the_retired_auth_routes_point_at_the_iam_api(client: Client):
 def test_an_unknown_api_route_is_a_json_404(client: Client):
     response = client.get("/api/nothing/here")
     assert response.status_code == 404
-    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "No API endpoint has that path."}
+    }
 
 
 def test_a_wrong_method_is_a_json_405(client: Client):

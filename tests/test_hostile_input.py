@@ -1,0 +1,142 @@
+"""Bodies an attacker with an ordinary account sends (SPEC §7): absurd nesting, bodies that
+are not objects, oversized ones, text no database stores alike (NUL, lone surrogates) and
+unknown paths. Every JSON endpoint answers with the API's error shape, 4xx, and nothing is
+stored — the same on SQLite and PostgreSQL, DEBUG on or off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.test import Client, override_settings
+
+from .pairing import csrf_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEVICE = "{device}"
+# Every endpoint that reads a JSON body, with the method it reads it on.
+ENDPOINTS = [
+    ("post", "/api/iam/auth/login"),
+    ("post", "/api/iam/auth/register"),
+    ("post", "/api/iam/auth/email-code/request"),
+    ("post", "/api/iam/auth/email-code/verify"),
+    ("post", "/api/desktop/setup/start"),
+    ("post", "/api/desktop/setup/poll"),
+    ("post", "/api/desktop/setup/approve"),
+    ("post", "/api/desktop/setup/deny"),
+    ("post", "/api/desktop/setup/context"),
+    ("post", "/api/desktop/setup/complete"),
+    ("post", "/api/iam/desktop/setup/terminal-token"),
+    ("post", "/api/iam/desktop/setup/login-token"),
+    ("post", f"/api/devices/{DEVICE}/commands"),
+    ("patch", f"/api/devices/{DEVICE}"),
+    ("post", "/api/push/subscription"),
+    ("patch", "/api/push/subscription"),
+    ("delete", "/api/push/subscription"),
+    ("post", "/api/push/answer"),
+    ("post", "/api/wallet/cards"),
+]
+BODIES = {
+    "100k nested lists": "[" * 100_000,
+    "20k nested objects": '{"a":' * 20_000,
+    "70 nested lists in an object": '{"a":' + "[" * 70 + "]" * 70 + "}",
+    "null": "null",
+    "true": "true",
+    "a number": "5",
+    "a list": "[]",
+    "a string": '"hi"',
+    "not JSON": "{nope",
+    "NaN": '{"a": NaN}',
+    "a NUL": '{"username": "ada\\u0000", "password": "x", "name": "a\\u0000b"}',
+    "a lone surrogate": '{"username": "\\udc00", "password": "x", "name": "half \\ud83d"}',
+    "a surrogate key": '{"\\ud800": 1}',
+}
+CODES = {"malformed_request", "too_deep", "invalid_body", "invalid_text", "body_too_large"}
+
+
+def stored_rows() -> dict[str, int]:
+    return {
+        model._meta.label: model.objects.count()
+        for model in apps.get_models()
+        # Signing in keeps a session row, and a refused attempt still counts against its
+        # rate limit (a bad body buys no free tries); nothing else may change.
+        if model._meta.label not in ("sessions.Session", "accounts.RateLimitBucket")
+    }
+
+
+@pytest.fixture
+def signed_in(person: Any, paired: Any) -> tuple[Client, str]:
+    device, _token = paired
+    return person.client, device.device_id
+
+
+def send(client: Client, method: str, path: str, body: str | bytes) -> Any:
+    return getattr(client, method)(
+        path, body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf_token(client)
+    )
+
+
+def assert_refused(response: Any, status: set[int] | None = None) -> dict[str, Any]:
+    assert response.status_code in (status or {400}), (response.status_code, response.content)
+    assert response["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert set(error) >= {"code", "message"} and error["message"]
+    return error
+
+
+@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
+def test_a_hostile_body_gets_the_json_error_and_changes_nothing_on_every_endpoint(
+    signed_in, body
+):
+    client, device = signed_in
+    before = stored_rows()
+    for method, path in ENDPOINTS:
+        response = send(client, method, path.replace(DEVICE, device), body)
+        error = assert_refused(response)
+        assert error["code"] in CODES, (path, error)
+    assert stored_rows() == before
+
+
+def test_an_oversized_body_gets_413_with_the_json_error(signed_in, settings):
+    client, device = signed_in
+    settings.CODEXPANEL_MAX_JSON_BODY = 64 * 1024
+    padding = "x" * (settings.CODEXPANEL_MAX_JSON_BODY + 1)
+    for method, path in ENDPOINTS[:3] + ENDPOINTS[13:14]:
+        response = send(client, method, path.replace(DEVICE, device), f'{{"a": "{padding}"}}')
+        assert assert_refused(response, {413})["code"] == "body_too_large"
+
+
+def test_a_body_larger_than_django_reads_at_all_gets_413_too(signed_in, settings):
+    client, device = signed_in
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = send(client, "post", f"/api/devices/{device}/commands", "[" + " " * 4096 + "]")
+    assert assert_refused(response, {413})["code"] == "body_too_large"
+
+
+def test_text_nothing_can_store_is_refused_naming_the_field(signed_in):
+    client, device = signed_in
+    body = '{"name": "readSession", "params": {"threadId": "t2", "note": "\\udc00"}}'
+    error = assert_refused(send(client, "post", f"/api/devices/{device}/commands", body))
+    assert error == {
+        "code": "invalid_text",
+        "message": "params.note holds a NUL character or half of a character pair.",
+        "details": {"field": "params.note"},
+    }
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_api_path_answers_a_json_404_for_any_method(client, debug):
+    with override_settings(DEBUG=debug):
+        for method in ("get", "post", "delete"):
+            response = getattr(client, method)("/api/no/such/thing")
+            assert response.status_code == 404
+            assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_hostile_body_gets_the_json_error_with_debug_on(signed_in):
+    client, device = signed_in
+    with override_settings(DEBUG=True):
+        response = send(client, "post", f"/api/devices/{device}/commands", "[" * 100_000)
+        assert assert_refused(response)["code"] == "too_deep"
