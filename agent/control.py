@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-WORK_MODES = ("default", "plan", "goal")
+from .protocol import PERMISSION_PRESETS, WORK_MODES
+
+# What each of the wire's presets (PERMISSION_PRESETS) means for Codex.
 PRESETS: dict[str, dict[str, Any]] = {
     "ask": {
         "sandbox": "workspace-write",
@@ -37,8 +39,8 @@ class ControlError(ValueError):
 def control_state(work_mode: str, preset: str) -> dict[str, Any]:
     if work_mode not in WORK_MODES:
         raise ControlError(f"workMode must be one of {', '.join(WORK_MODES)}")
-    if preset not in PRESETS:
-        raise ControlError(f"permissionPreset must be one of {', '.join(PRESETS)}")
+    if preset not in PERMISSION_PRESETS or preset not in PRESETS:
+        raise ControlError(f"permissionPreset must be one of {', '.join(PERMISSION_PRESETS)}")
     return {"workMode": work_mode, "permissionPreset": preset, **PRESETS[preset]}
 
 

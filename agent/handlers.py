@@ -218,4 +218,9 @@ def handle_command(runtime: HostRuntime, name: str, params: dict[str, Any]) -> A
     handler = HANDLERS.get(name)
     if handler is None:
         raise CommandFailed("unknown_command", f"this agent does not know {name!r}")
+    # The relay checked the same declaration; a relay of another version may not have.
+    try:
+        protocol.validate_command_params(name, params)
+    except protocol.ProtocolError as error:
+        raise CommandFailed(error.code, error.message) from None
     return handler(runtime, params)

@@ -37,6 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from .jsontext import MAX_JSON_DEPTH as MAX_JSON_DEPTH
+from .jsontext import brackets, might_hold_unsafe_text
+from .jsontext import json_problem as json_problem
+from .jsontext import repaired as repaired
+from .shapes import Field, Shape, ShapeError
+from .shapes import check as check_shape
+
 PROTOCOL_VERSION = 1
 DEVICE_WSS_PATH = "/device-wss"
 
@@ -96,23 +103,6 @@ class Close:
     )
 
 
-# The DEV-3 commands and the parameters each requires.
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "listSessions": (),
-    "readSession": ("threadId",),
-    "startThread": (),
-    "resumeThread": ("threadId",),
-    "startTurn": ("threadId", "input"),
-    "steerTurn": ("threadId", "input"),
-    "interruptTurn": ("threadId",),
-    "resolveApproval": ("requestId",),
-    "setControlState": (),
-    "archiveThread": ("threadId",),
-    "restartCodex": (),
-    "reconnect": (),
-    "restartAgent": (),
-    "listModels": (),
-}
 # Commands that may wait for an offline device (queue=true) and run when it returns.
 QUEUEABLE_COMMANDS = frozenset({"startTurn", "steerTurn"})
 APPROVAL_DECISIONS = ("accept", "acceptForSession", "decline", "cancel")
@@ -179,6 +169,62 @@ LEGACY_COMMANDS = {
 }
 
 
+# --- the DEV-3 commands and their parameters -------------------------------------------
+
+# A model id as app-server's model/list names it, and a reasoning effort ("low", "xhigh").
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+EFFORT = re.compile(r"[a-z]{1,16}")
+WORK_MODES = ("default", "plan", "goal")
+PERMISSION_PRESETS = ("ask", "auto", "full")
+MAX_INPUT_CHARS = 200_000
+MAX_INPUT_ITEMS = 16
+
+THREAD_ID = Field(str, required=True, min_length=1, max_length=256)
+TURN_ID = Field(str, min_length=1, max_length=256)
+FOLDER = Field(str, min_length=1, max_length=4096)
+INPUT = Field((str, list), required=True, min_length=1, max_length=MAX_INPUT_CHARS)
+# Each command's parameters, one declaration for the relay's API and the agent alike.
+COMMANDS: dict[str, Shape] = {
+    "listSessions": {
+        "limit": Field(int, minimum=1, maximum=100),
+        "cursor": Field(str, max_length=512),
+        "archived": Field(bool),
+        "searchTerm": Field(str, max_length=200),
+    },
+    "readSession": {"threadId": THREAD_ID},
+    "startThread": {"cwd": FOLDER},
+    "resumeThread": {"threadId": THREAD_ID},
+    "startTurn": {
+        "threadId": THREAD_ID,
+        "input": INPUT,
+        "cwd": FOLDER,
+        "model": Field(str, pattern=MODEL_ID, form="a model id of letters, digits and ._:/-"),
+        "effort": Field(str, pattern=EFFORT, form="a reasoning effort such as low or high"),
+    },
+    "steerTurn": {"threadId": THREAD_ID, "input": INPUT, "turnId": TURN_ID},
+    "interruptTurn": {"threadId": THREAD_ID, "turnId": TURN_ID},
+    "resolveApproval": {
+        "requestId": Field(str, required=True, min_length=1, max_length=128),
+        "decision": Field((str, dict)),
+        "answers": Field(dict),
+        "permissions": Field(dict),
+        "scope": Field(str, choices=PERMISSION_SCOPES),
+        "action": Field(str, choices=ELICITATION_ACTIONS),
+        "content": Field(dict),
+        "persist": Field(str, choices=ELICITATION_PERSIST),
+    },
+    "setControlState": {
+        "workMode": Field(str, choices=WORK_MODES),
+        "permissionPreset": Field(str, choices=PERMISSION_PRESETS),
+    },
+    "archiveThread": {"threadId": THREAD_ID},
+    "restartCodex": {},
+    "reconnect": {},
+    "restartAgent": {},
+    "listModels": {},
+}
+
+
 def decision_name(decision: Any) -> str | None:
     """An approval decision's name: itself, or the one key of a decision that carries what
     it adds ({"acceptWithExecpolicyAmendment": …})."""
@@ -192,12 +238,16 @@ def decision_name(decision: Any) -> str | None:
 class ProtocolError(Exception):
     """A frame that breaks the protocol. `code` is stable; `message` is for people."""
 
-    def __init__(self, code: str, message: str, *, seq: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, seq: int | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         # The agent event the refusal is about, when it is about one.
         self.seq = seq
+        # The parameter that is wrong (params.threadId), when it is about one.
+        self.field = field
 
 
 def _require(condition: bool, code: str, message: str) -> None:
@@ -243,74 +293,61 @@ def _validate_event(event: Any) -> None:
 
 
 def validate_command_params(name: str, params: Any) -> None:
-    """Check a command's name and parameters (used by the relay's API and by the agent)."""
+    """Check a command's name and parameters against COMMANDS, then what a shape cannot
+    say (an answer's parts, input items); used by the relay's API and by the agent."""
     _require(name in COMMANDS, "unknown_command", f"unknown command {name!r}")
     _require(isinstance(params, dict), "invalid_params", "params must be an object")
     problem = json_problem(params)
     if problem is not None:
         code, where = problem
-        _require(
-            False,
-            "invalid_params",
-            f"params.{where} holds a NUL or a lone surrogate"
-            if code == "invalid_text"
-            else f"params.{where} nests deeper than {MAX_JSON_DEPTH}",
-        )
-    for key in COMMANDS[name]:
-        _require(key in params, "invalid_params", f"{name} needs params.{key}")
+        text = "holds a NUL or a lone surrogate" if code == "invalid_text" else "nests too deep"
+        raise ProtocolError("invalid_params", f"params.{where} {text}", field=f"params.{where}")
+    try:
+        check_shape(params, COMMANDS[name])
+    except ShapeError as error:
+        raise ProtocolError(
+            "invalid_params", f"params.{error}", field=f"params.{error.field}"
+        ) from None
     if name == "resolveApproval":
-        _require(
-            isinstance(params["requestId"], str) and 0 < len(params["requestId"]) <= 128,
-            "invalid_params",
-            "requestId must be the id of the request, as its event names it",
-        )
-        _require(
-            sum(key in params for key in ANSWER_KINDS) == 1,
-            "invalid_params",
-            "an answer has one of decision (approvals), answers (questions), permissions "
-            "or action (MCP elicitations)",
-        )
-        if "action" in params:
-            _elicitation_answer(params)
-            return
-        if "answers" in params:
-            _answers(params["answers"])
-            return
-        if "permissions" in params:
-            _require(
-                isinstance(params["permissions"], dict)
-                and params.get("scope", "turn") in PERMISSION_SCOPES,
-                "invalid_params",
-                "permissions is the granted subset; scope is turn or session",
-            )
-            return
-        decision = params["decision"]
-        amended = (
-            isinstance(decision, dict)
-            and len(decision) == 1
-            and next(iter(decision)) in AMENDED_DECISIONS
-            and isinstance(next(iter(decision.values())), dict)
-        )
-        _require(
-            decision in APPROVAL_DECISIONS or amended,
-            "invalid_params",
-            f"decision must be one of {', '.join(APPROVAL_DECISIONS + AMENDED_DECISIONS)}",
-        )
-    if "input" in COMMANDS[name]:
-        _require(
-            isinstance(params["input"], list | str) and len(params["input"]) > 0,
-            "invalid_params",
-            "input must be a non-empty list of input items or a string",
-        )
-        if isinstance(params["input"], list):
-            _input_items(params["input"])
-    if name == "startTurn":
-        _model_choice(params)
+        _answer(params)
+    if isinstance(params.get("input"), list):
+        _input_items(params["input"])
+
+
+def _answer(params: dict[str, Any]) -> None:
+    _require(
+        sum(key in params for key in ANSWER_KINDS) == 1,
+        "invalid_params",
+        "an answer has one of decision (approvals), answers (questions), permissions "
+        "or action (MCP elicitations)",
+    )
+    if "action" in params:
+        _elicitation_answer(params)
+        return
+    for key in ("content", "persist"):
+        _require(key not in params, "invalid_params", f"{key} goes with action")
+    if "answers" in params:
+        _answers(params["answers"])
+        return
+    if "permissions" in params:
+        return
+    _require("scope" not in params, "invalid_params", "scope goes with permissions")
+    decision = params["decision"]
+    amended = (
+        isinstance(decision, dict)
+        and len(decision) == 1
+        and next(iter(decision)) in AMENDED_DECISIONS
+        and isinstance(next(iter(decision.values())), dict)
+    )
+    _require(
+        decision in APPROVAL_DECISIONS or amended,
+        "invalid_params",
+        f"decision must be one of {', '.join(APPROVAL_DECISIONS + AMENDED_DECISIONS)}",
+    )
 
 
 # An image attached to a turn, as the relay names it (the agent fetches it by this id).
 ATTACHMENT_ID = re.compile(r"att_[A-Za-z0-9_-]{16,43}")
-MAX_INPUT_ITEMS = 16
 MAX_ATTACHMENTS = 4
 # What Codex takes as image input, told by a file's first bytes (relay and agent alike).
 IMAGE_SIGNATURES = (
@@ -331,35 +368,43 @@ def image_type(head: bytes) -> tuple[str, str] | None:
     return None
 
 
+INPUT_ITEMS: dict[str, Shape] = {
+    "text": {
+        "type": Field(str, required=True),
+        "text": Field(str, required=True, max_length=MAX_INPUT_CHARS),
+    },
+    "attachment": {
+        "type": Field(str, required=True),
+        "attachmentId": Field(
+            str, required=True, pattern=ATTACHMENT_ID, form="the id the relay gave the image"
+        ),
+    },
+}
+
+
 def _input_items(items: list[Any]) -> None:
     """A turn's input: text, and images attached through the relay. Nothing else: a path
     on the computer (localImage) is the agent's to choose, never a caller's."""
     _require(len(items) <= MAX_INPUT_ITEMS, "invalid_params", "input has too many items")
-    attachments = 0
-    for item in items:
+    for number, item in enumerate(items):
+        where = f"params.input[{number}]"
         kind = item.get("type") if isinstance(item, dict) else None
-        if kind == "text":
-            _require(isinstance(item.get("text"), str), "invalid_params", "a text item needs text")
-        elif kind == "attachment":
-            attachments += 1
-            value = item.get("attachmentId")
-            _require(
-                isinstance(value, str) and ATTACHMENT_ID.fullmatch(value) is not None,
-                "invalid_params",
-                "an attachment item needs the attachmentId the relay gave the image",
+        if kind not in INPUT_ITEMS:
+            raise ProtocolError(
+                "invalid_params", f"{where}: input items are text or attachment", field=where
             )
-        else:
-            _require(False, "invalid_params", "input items are text or attachment")
+        try:
+            check_shape(item, INPUT_ITEMS[kind])
+        except ShapeError as error:
+            raise ProtocolError(
+                "invalid_params", f"{where}.{error}", field=f"{where}.{error.field}"
+            ) from None
+    attachments = sum(item["type"] == "attachment" for item in items)
     _require(
         attachments <= MAX_ATTACHMENTS,
         "invalid_params",
         f"a turn takes at most {MAX_ATTACHMENTS} images",
     )
-
-
-# A model id as app-server's model/list names it, and a reasoning effort ("low", "xhigh").
-MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
-EFFORT = re.compile(r"[a-z]{1,16}")
 
 
 def _answers(answers: Any) -> None:
@@ -419,20 +464,6 @@ def _elicitation_answer(params: dict[str, Any]) -> None:
         "invalid_params",
         f"persist goes with accept and is one of {', '.join(ELICITATION_PERSIST)}",
     )
-
-
-def _model_choice(params: dict[str, Any]) -> None:
-    """startTurn may choose the model and reasoning effort for this and later turns."""
-    for key, pattern, shape in (
-        ("model", MODEL_ID, "a model id of at most 128 letters, digits and ._:/-"),
-        ("effort", EFFORT, "a reasoning effort such as low or high"),
-    ):
-        value = params.get(key)
-        _require(
-            value is None or (isinstance(value, str) and pattern.fullmatch(value) is not None),
-            "invalid_params",
-            f"{key} must be {shape}",
-        )
 
 
 def _validate_hello(message: dict[str, Any]) -> None:
@@ -511,65 +542,6 @@ _VALIDATORS = {
 }
 
 
-# How deep JSON from outside may nest (API bodies, command params, agent frames): deeper
-# than anything the relay, the agent or Codex sends, far below Python's recursion limit.
-MAX_JSON_DEPTH = 64
-# Text nothing downstream can hold: NUL (PostgreSQL text refuses it) and a lone surrogate
-# (UTF-8 cannot encode it; half an emoji from a JavaScript string decodes to one).
-_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
-# Only a \u escape can bring either into parsed JSON: the raw text is valid UTF-8, and
-# a raw NUL is not valid JSON. Text without one needs no scan for them.
-_UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
-
-
-def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
-    """(code, where) for the first NUL or lone surrogate in a key or string of parsed JSON,
-    or for nesting deeper than max_depth; None when it is clean. `where` names the spot
-    (events[2].payload.text)."""
-    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
-    while stack:
-        item, where, depth = stack.pop()
-        if isinstance(item, str):
-            if _UNSAFE_TEXT.search(item):
-                return "invalid_text", where or "the body"
-        elif isinstance(item, dict | list):
-            if depth >= max_depth:
-                return "too_deep", where or "the body"
-            if isinstance(item, dict):
-                for key, inner in item.items():
-                    if _UNSAFE_TEXT.search(key):
-                        return "invalid_text", f"{where}.{key!a}".lstrip(".")
-                    stack.append((inner, f"{where}.{key}".lstrip("."), depth + 1))
-            else:
-                stack.extend((inner, f"{where}[{n}]", depth + 1) for n, inner in enumerate(item))
-    return None
-
-
-def might_hold_unsafe_text(text: str | bytes) -> bool:
-    """False when JSON text cannot decode to a NUL or a lone surrogate (see json_problem)."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return _UNSAFE_ESCAPE.search(text) is not None
-
-
-def repaired(value: Any, max_depth: int = MAX_JSON_DEPTH, depth: int = 0) -> Any:
-    """value with each NUL and lone surrogate replaced by U+FFFD and whatever nests deeper
-    than max_depth replaced by "…": what the agent sends is always what the relay takes,
-    however odd the output Codex reported."""
-    if isinstance(value, str):
-        return _UNSAFE_TEXT.sub("\ufffd", value) if _UNSAFE_TEXT.search(value) else value
-    if isinstance(value, dict | list) and depth >= max_depth:
-        return "…"
-    if isinstance(value, list):
-        return [repaired(item, max_depth, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {
-            repaired(key, max_depth, depth + 1): repaired(item, max_depth, depth + 1)
-            for key, item in value.items()
-        }
-    return value
-
-
 def parse_frame(
     text: str | bytes, allowed: set[str] | frozenset[str], limit: int = MAX_FRAME_BYTES
 ) -> dict[str, Any]:
@@ -586,20 +558,13 @@ def parse_frame(
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("malformed_frame", f"not JSON: {exc}") from None
     _require(isinstance(message, dict), "malformed_frame", "a frame is a JSON object")
-    if might_hold_unsafe_text(text) or _brackets(text) > MAX_JSON_DEPTH:
+    if might_hold_unsafe_text(text) or brackets(text) > MAX_JSON_DEPTH:
         _check_text(message)
     kind = message.get("type")
     _require(isinstance(kind, str), "malformed_frame", "a frame needs a string type")
     _require(kind in allowed, "unknown_type", f"unexpected message type {kind!r}")
     _VALIDATORS[kind](message)
     return message
-
-
-def _brackets(text: str | bytes) -> int:
-    """An upper bound of how deep JSON text nests."""
-    if isinstance(text, bytes):
-        return text.count(b"[") + text.count(b"{")
-    return text.count("[") + text.count("{")
 
 
 def _check_text(message: dict[str, Any]) -> None:

@@ -71,7 +71,8 @@ def issue_command(
     try:
         protocol.validate_command_params(name, params)
     except protocol.ProtocolError as error:
-        raise ActionError(error.code, error.message, 400) from error
+        details = {"field": error.field} if error.field else None
+        raise ActionError(error.code, error.message, 400, details=details) from error
     if name == "resolveApproval":
         again = check_answer(user, device, params)
         if again is not None:

@@ -392,3 +392,9 @@ def test_granted_permissions_and_their_scope_reach_app_server(runtime):
     wait_for(lambda: events_of(runtime, "fake/answered"))
     result = events_of(runtime, "fake/answered")[0]["payload"]["result"]
     assert result == {"permissions": granted, "scope": "session"}
+
+
+def test_the_agent_refuses_a_command_whose_parameters_break_their_shape(runtime):
+    answer = command(runtime, "readSession", threadId={"$ne": ""})
+    assert answer["ok"] is False
+    assert answer["error"] == {"code": "invalid_params", "message": "params.threadId must be text"}

@@ -139,24 +139,37 @@ def test_images_are_pruned_after_a_day_and_no_longer_fetched(person, paired, clo
 
 
 @pytest.mark.parametrize(
-    "item, message",
+    "item, field, message",
     [
-        ({"type": "localImage", "path": "/etc/shadow"}, "input items are text or attachment"),
-        ({"type": "image", "url": "http://x/a.png"}, "input items are text or attachment"),
+        (
+            {"type": "localImage", "path": "/etc/shadow"},
+            "params.input[0]",
+            "params.input[0]: input items are text or attachment",
+        ),
+        (
+            {"type": "image", "url": "http://x/a.png"},
+            "params.input[0]",
+            "params.input[0]: input items are text or attachment",
+        ),
         (
             {"type": "attachment", "attachmentId": "../../etc"},
-            "an attachment item needs the attachmentId the relay gave the image",
+            "params.input[0].attachmentId",
+            "params.input[0].attachmentId must be the id the relay gave the image",
         ),
-        ({"type": "text"}, "a text item needs text"),
+        ({"type": "text"}, "params.input[0].text", "params.input[0].text is required"),
     ],
 )
-def test_a_turn_names_only_text_and_attached_images(person, paired, item, message):
+def test_a_turn_names_only_text_and_attached_images(person, paired, item, field, message):
     answer = person.post(
         f"/api/devices/{paired[0].device_id}/commands",
         {"name": "startTurn", "params": {"threadId": "thr_1", "input": [item]}, "queue": True},
     )
     assert answer.status_code == 400
-    assert answer.json()["error"] == {"code": "invalid_params", "message": message}
+    assert answer.json()["error"] == {
+        "code": "invalid_params",
+        "message": message,
+        "details": {"field": field},
+    }
 
 
 def test_a_turn_takes_at_most_four_images(person, paired):
@@ -172,12 +185,9 @@ def test_a_turn_takes_at_most_four_images(person, paired):
 @pytest.mark.parametrize(
     "choice, message",
     [
-        (
-            {"model": "gpt 5; rm"},
-            "model must be a model id of at most 128 letters, digits and ._:/-",
-        ),
-        ({"effort": "HIGH!"}, "effort must be a reasoning effort such as low or high"),
-        ({"model": 5}, "model must be a model id of at most 128 letters, digits and ._:/-"),
+        ({"model": "gpt 5; rm"}, "params.model must be a model id of letters, digits and ._:/-"),
+        ({"effort": "HIGH!"}, "params.effort must be a reasoning effort such as low or high"),
+        ({"model": 5}, "params.model must be text"),
     ],
 )
 def test_a_model_or_effort_that_cannot_be_one_is_refused(person, paired, choice, message):
@@ -187,4 +197,5 @@ def test_a_model_or_effort_that_cannot_be_one_is_refused(person, paired, choice,
         {"name": "startTurn", "params": params, "queue": True},
     )
     assert answer.status_code == 400
-    assert answer.json()["error"] == {"code": "invalid_params", "message": message}
+    error = answer.json()["error"]
+    assert (error["code"], error["message"]) == ("invalid_params", message)

@@ -5,6 +5,7 @@ stored — the same on SQLite and PostgreSQL, DEBUG on or off."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -87,9 +88,7 @@ def assert_refused(response: Any, status: set[int] | None = None) -> dict[str, A
 
 
 @pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
-def test_a_hostile_body_gets_the_json_error_and_changes_nothing_on_every_endpoint(
-    signed_in, body
-):
+def test_a_hostile_body_gets_the_json_error_and_changes_nothing_on_every_endpoint(signed_in, body):
     client, device = signed_in
     before = stored_rows()
     for method, path in ENDPOINTS:
@@ -140,3 +139,43 @@ def test_a_hostile_body_gets_the_json_error_with_debug_on(signed_in):
     with override_settings(DEBUG=True):
         response = send(client, "post", f"/api/devices/{device}/commands", "[" * 100_000)
         assert assert_refused(response)["code"] == "too_deep"
+
+
+WRONG_SHAPES = [
+    ("readSession", {"threadId": {"$gt": ""}}, "params.threadId", "must be text"),
+    ("readSession", {"threadId": 5}, "params.threadId", "must be text"),
+    ("readSession", {"threadId": "t2", "note": "x"}, "params.note", "is not a parameter"),
+    ("readSession", {}, "params.threadId", "is required"),
+    ("archiveThread", {"threadId": "t" * 257}, "params.threadId", "at most 256 characters"),
+    ("resolveApproval", {"requestId": {"a": 1}, "decision": "accept"}, "params.requestId", "text"),
+    ("startTurn", {"threadId": "t", "input": [1, 2]}, "params.input[0]", "text or attachment"),
+    ("startTurn", {"threadId": "t", "input": True}, "params.input", "text or a list"),
+    ("startTurn", {"threadId": "t", "input": ""}, "params.input", "must not be empty"),
+    ("listSessions", {"limit": 10_000}, "params.limit", "between 1 and 100"),
+    ("listSessions", {"limit": True}, "params.limit", "a whole number"),
+    ("setControlState", {"workMode": "chaos"}, "params.workMode", "one of default, plan, goal"),
+    ("startThread", {"cwd": ["/"]}, "params.cwd", "must be text"),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "field", "says"), WRONG_SHAPES)
+def test_a_command_whose_parameters_break_their_declared_shape_is_refused_naming_the_field(
+    signed_in, name, params, field, says
+):
+    client, device = signed_in
+    before = stored_rows()
+    body = json.dumps({"name": name, "params": params, "queue": True})
+    error = assert_refused(send(client, "post", f"/api/devices/{device}/commands", body))
+    assert error["code"] == "invalid_params"
+    assert error["details"] == {"field": field}
+    assert says in error["message"] and error["message"].startswith(field)
+    assert stored_rows() == before
+
+
+def test_the_agent_checks_a_command_by_the_same_declaration():
+    from agent.protocol import ProtocolError, validate_command_params
+
+    for name, params, field, _says in WRONG_SHAPES:
+        with pytest.raises(ProtocolError) as refused:
+            validate_command_params(name, params)
+        assert (refused.value.code, refused.value.field) == ("invalid_params", field)
