@@ -11,6 +11,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from codexpanel.logs import SERVER_MESSAGE_BYTES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -53,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "codexpanel.csp.content_security_policy",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -289,6 +292,9 @@ CODEXPANEL_EVENT_RETENTION_DAYS = env.int("CODEXPANEL_EVENT_RETENTION_DAYS", def
 CODEXPANEL_STREAM_KEEPALIVE_SECONDS = env.int("CODEXPANEL_STREAM_KEEPALIVE_SECONDS", default=15)
 CODEXPANEL_STREAM_MAX_BYTES = env.int("CODEXPANEL_STREAM_MAX_BYTES", default=8 * 1024 * 1024)
 
+# The development server (manage.py dev) takes the same WebSocket limits as
+# codexpanel.serve.
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = SERVER_MESSAGE_BYTES
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

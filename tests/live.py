@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import queue
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
-from .conftest import PASSWORD, port_open, require
+from .conftest import PASSWORD, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,14 +101,18 @@ class Relay:
         """User ada (password PASSWORD) and a device of hers: its id and token."""
         return json.loads(self.python(SETUP % (PASSWORD, device_id)))
 
-    def start(self, port: int | None = None) -> str:
-        daphne = shutil.which("daphne", path=str(Path(sys.executable).parent))
-        require(daphne is not None, "daphne in the virtualenv")
+    def start(self, port: int | None = None, *options: str) -> str:
+        """Start one more relay process (options: more of Daphne's); returns its host."""
         port = port or free_port()
         # The relay's own warnings are kept where asked, so a failing test can show them.
         log = open(self.log_dir / f"relay-{port}.log", "a") if self.log_dir else None  # noqa: SIM115
         process = subprocess.Popen(
-            [daphne, "-b", "127.0.0.1", "-p", str(port), "codexpanel.asgi:application"],
+            # As an operator runs it (README): Daphne through codexpanel.serve.
+            [
+                sys.executable,
+                *("-m", "codexpanel.serve", "-b", "127.0.0.1", "-p", str(port)),
+                *options,
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,

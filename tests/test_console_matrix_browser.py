@@ -86,7 +86,7 @@ def walk(page: Any, walker: Walk, device_id: str, thread_id: str) -> None:
     walker.check("menu")
     page.locator('.menu-panel a[href="#/account"]').tap()
     page.locator("h1").first.wait_for()
-    page.wait_for_function("location.hash === '#/account'")
+    page.wait_for_function("() => location.hash === '#/account'")
     assert page.locator("details.menu").get_attribute("open") is None  # closed by going
     walker.check("account")
 

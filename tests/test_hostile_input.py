@@ -179,3 +179,14 @@ def test_the_agent_checks_a_command_by_the_same_declaration():
         with pytest.raises(ProtocolError) as refused:
             validate_command_params(name, params)
         assert (refused.value.code, refused.value.field) == ("invalid_params", field)
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/", "/desktop/setup", "/project.html", "/device.html", "/admin/login/"]
+)
+def test_every_page_carries_a_content_security_policy_without_inline_script(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+    rules = dict(rule.strip().split(" ", 1) for rule in policy.split(";"))
+    assert rules["script-src"] == "'self'" and rules["style-src"] == "'self'"
+    assert rules["connect-src"] == "'self'" and rules["frame-ancestors"] == "'none'"
+    assert "unsafe" not in policy

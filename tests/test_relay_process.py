@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -74,3 +75,46 @@ def test_the_dev_relay_starts_migrates_bootstraps_and_answers(tmp_path):
     assert f"http://127.0.0.1:{port}/console/" in output
     assert "Created admin 'root'" in output
     assert "Daphne" in output
+
+
+def test_a_device_frame_over_the_limit_is_answered_with_close_1009(tmp_path):
+    import websocket
+
+    from agent.protocol import MAX_FRAME_BYTES, Close
+
+    from .live import sqlite_relay
+
+    with sqlite_relay(tmp_path) as relay:
+        paired = relay.paired_device()
+        host = relay.start()
+        ws = websocket.create_connection(f"ws://{host}/device-wss", timeout=10)
+        hello = {"type": "device.hello", "protocolVersion": 1, "token": paired["token"]}
+        ws.send(json.dumps(hello))
+        assert json.loads(ws.recv())["type"] == "server.welcome"
+        ws.send(json.dumps({"type": "device.heartbeat", "state": {"x": "y" * MAX_FRAME_BYTES}}))
+        refusal = json.loads(ws.recv())
+        assert refusal["code"] == "frame_too_large"
+        opcode, data = ws.recv_data(control_frame=True)
+        assert opcode == websocket.ABNF.OPCODE_CLOSE
+        assert int.from_bytes(data[:2], "big") == Close.MESSAGE_TOO_BIG == 1009
+        ws.close()
+
+
+def test_the_access_log_never_shows_a_setup_links_flow_or_code(tmp_path):
+    from .live import sqlite_relay
+
+    access = tmp_path / "access.log"
+    with sqlite_relay(tmp_path) as relay:
+        host = relay.start(None, "--access-log", str(access))
+        link = f"http://{host}/desktop/setup?flowId=flw_secretflow&code=ABCD-2345"
+        try:
+            urllib.request.urlopen(link).close()
+        except urllib.error.HTTPError as unknown:
+            assert unknown.code == 404  # no such flow; the request is logged all the same
+        deadline = time.monotonic() + 10
+        while "/desktop/setup" not in (access.read_text() if access.exists() else ""):
+            assert time.monotonic() < deadline, "the request was never logged"
+            time.sleep(0.1)
+    logged = access.read_text()
+    assert '"GET /desktop/setup"' in logged
+    assert "flw_secretflow" not in logged and "ABCD-2345" not in logged

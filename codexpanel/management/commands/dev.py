@@ -70,7 +70,14 @@ class Command(BaseCommand):
             os.environ["CODEXPANEL_DEV_PORT"] = str(port)
             self._prepare(host, port)
         port = int(os.environ.get("CODEXPANEL_DEV_PORT") or options["port"] or 8000)
-        call_command("runserver", f"{host}:{port}", use_reloader=not options["noreload"])
+        from daphne.management.commands.runserver import Command as Runserver
+
+        from codexpanel.serve import RelayServer
+
+        # Daphne's development server, on the relay's own server class (codexpanel.serve).
+        runserver = Runserver()
+        runserver.server_cls = RelayServer
+        call_command(runserver, f"{host}:{port}", use_reloader=not options["noreload"])
 
     def _prepare(self, host: str, port: int) -> None:
         call_command("migrate", interactive=False, verbosity=0)
