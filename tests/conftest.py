@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from codexpanel import clock as relay_clock
 
@@ -17,6 +18,12 @@ pytest_plugins = ["tests.browser", "tests.console_kit"]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery staple"
+
+# CI runs the same generated examples every time, so that a red run can be reproduced;
+# locally each run explores new ones and remembers what failed (.hypothesis/).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if IN_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 def require(condition: bool, reason: str) -> None:

@@ -8,6 +8,7 @@ import base64
 import json
 import signal
 import time
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,8 +61,13 @@ def test_the_permission_preset_reaches_codex_and_the_device_reports_it(world):
     started = browser.command(device, "startThread")["result"]
     assert started["sandbox"]["type"] == "dangerFullAccess"
     assert started["approvalPolicy"] == "never"
-    refused = browser.command(device, "setControlState", permissionPreset="yolo")
-    assert refused["status"] == "failed" and refused["error"]["code"] == "invalid_params"
+    # A preset that is not one is refused by the relay, before anything reaches the agent.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        browser.command(device, "setControlState", permissionPreset="yolo")
+    assert refused.value.code == 400
+    error = json.loads(refused.value.read())["error"]
+    assert error["code"] == "invalid_params"
+    assert error["details"] == {"field": "params.permissionPreset"}
 
 
 def test_a_crashed_app_server_is_restarted_and_the_console_told(world):

@@ -268,3 +268,32 @@ def test_audit_records_are_read_only(operator, ada):
     assert operator.get("/admin/accounts/auditrecord/").status_code == 200
     assert operator.get("/admin/accounts/auditrecord/add/").status_code == 403
     assert operator.get(f"/admin/accounts/auditrecord/{record.pk}/delete/").status_code == 403
+
+
+@pytest.mark.parametrize("amount", [str(10**30), str(-(10**30)), str(2**63)])
+def test_an_amount_beyond_what_the_ledger_holds_is_a_form_error(operator, ada, amount):
+    page = adjust(operator, ada, kind="correction", amount=amount)
+    assert page.status_code == 200 and "errorlist" in page.text
+    assert not Wallet.objects.filter(user=ada).exists()
+
+
+def test_a_recharge_that_would_overflow_the_balance_is_refused_and_changes_nothing(operator, ada):
+    top = 2**63 - 1
+    Wallet.objects.create(user=ada, balance=top)
+    page = adjust(operator, ada, amount="1")
+    assert page.status_code == 200 and "errorlist" in page.text
+    assert Wallet.objects.get(user=ada).balance == top
+    assert not Wallet.objects.get(user=ada).entries.exists()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"price": str(10**30)}, {"duration_days": str(10**12)}, {"device_quota": str(10**12)}],
+)
+def test_a_card_plan_beyond_what_its_columns_hold_is_a_form_error(operator, fields):
+    form = {"code": "max", "name": "Max", "price": "100", "duration_days": "30"}
+    page = operator.post(
+        "/admin/wallet/cardplan/add/", {**form, "device_quota": "3", "purchasable": "on", **fields}
+    )
+    assert page.status_code == 200 and "errorlist" in page.text
+    assert not CardPlan.objects.filter(code="max").exists()

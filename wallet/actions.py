@@ -19,7 +19,7 @@ from accounts.models import User
 from codexpanel import clock
 from codexpanel.errors import ActionError
 
-from .models import CardPlan, Entitlement, LedgerEntry, Wallet
+from .models import LEDGER_MAX, CardPlan, Entitlement, LedgerEntry, Wallet
 
 MAX_KEY_LENGTH = 128
 ADJUSTABLE = {
@@ -84,6 +84,16 @@ def _append(
     digest: str,
 ) -> LedgerEntry:
     balance = wallet.balance + amount
+    if balance > LEDGER_MAX:
+        raise ActionError(
+            "balance_too_large",
+            _(
+                "The balance (%(balance)d) cannot grow by %(amount)d: a balance holds at most "
+                "%(limit)d."
+            )
+            % {"balance": wallet.balance, "amount": amount, "limit": LEDGER_MAX},
+            409,
+        )
     if balance < 0:
         raise ActionError(
             "insufficient_balance",

@@ -24,7 +24,7 @@ from codexpanel.adminkit import ScopedAdminMixin
 from codexpanel.errors import ActionError
 
 from . import actions
-from .models import CardPlan, Entitlement, LedgerEntry, Wallet
+from .models import LEDGER_MAX, CardPlan, Entitlement, LedgerEntry, Wallet
 from .quota import device_quota
 
 
@@ -41,6 +41,8 @@ class AdjustmentForm(forms.Form):
     )
     amount = forms.IntegerField(
         label=_("Amount"),
+        min_value=-LEDGER_MAX,
+        max_value=LEDGER_MAX,
         help_text=_(
             "In minor units. Recharges, gifts and refunds add it, deductions take it away; "
             "a correction adds a positive amount and takes a negative one."

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -103,12 +104,30 @@ class LedgerEntry(AppendOnly):
         return f"{self.get_kind_display()} {self.amount:+d} → {self.balance_after}"
 
 
+# What a ledger column holds (a signed 64-bit integer, on SQLite and PostgreSQL alike):
+# no amount or balance may go beyond it.
+LEDGER_MAX = 2**63 - 1
+# A card lasts at most a hundred years and allows at most ten thousand computers: beyond
+# that, the dates it makes and the quota it gives mean nothing.
+MAX_CARD_DAYS = 36_500
+MAX_CARD_DEVICES = 10_000
+
+
 class CardPlan(models.Model):
     code = models.SlugField(_("code"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=120)
-    price = models.BigIntegerField(_("price"), help_text=_("In minor units."))
-    duration_days = models.PositiveIntegerField(_("duration (days)"))
-    device_quota = models.PositiveIntegerField(_("device quota"))
+    price = models.BigIntegerField(
+        _("price"),
+        help_text=_("In minor units."),
+        validators=[MinValueValidator(1), MaxValueValidator(LEDGER_MAX)],
+    )
+    duration_days = models.PositiveIntegerField(
+        _("duration (days)"), validators=[MinValueValidator(1), MaxValueValidator(MAX_CARD_DAYS)]
+    )
+    device_quota = models.PositiveIntegerField(
+        _("device quota"),
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CARD_DEVICES)],
+    )
     purchasable = models.BooleanField(
         _("on sale"), default=True, help_text=_("Users may buy it from their balance.")
     )
