@@ -3,6 +3,8 @@ and back, through the real ASGI app."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import pytest_asyncio
 from channels.layers import get_channel_layer
@@ -10,6 +12,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import AsyncClient, override_settings
 
 from agent import protocol
+from codexpanel import clock as relay_clock
 from devices.commands import expire_commands
 from devices.groups import publish
 from devices.models import Command, Event
@@ -311,3 +314,41 @@ async def test_commands_that_expired_unanswered_free_their_place(paired, console
     late = (await send(console, device, "listSessions")).json()["commandId"]
     assert (await next_of_type(socket, "server.command"))["commandId"] == late
     await socket.disconnect()
+
+
+async def test_a_stored_command_that_cannot_go_on_the_wire_is_failed_not_resent(paired, ada):
+    # Stored before its text was checked (an older relay): nesting no frame may carry.
+    device, token = paired
+    deep: list = []
+    for _level in range(protocol.MAX_JSON_DEPTH + 5):
+        deep = [deep]
+    now = relay_clock.now()
+    await db(Command.objects.create)(
+        command_id="cmd_poisoned",
+        device=device,
+        issued_by=ada,
+        name="readSession",
+        params={"threadId": "t", "note": deep},
+        created_at=now,
+        expires_at=now + timedelta(minutes=10),
+    )
+    await db(Command.objects.create)(
+        command_id="cmd_fine",
+        device=device,
+        issued_by=ada,
+        name="readSession",
+        params={"threadId": "t"},
+        created_at=now + timedelta(seconds=1),
+        expires_at=now + timedelta(minutes=10),
+    )
+    socket, _welcome = await connect_agent(token)
+    delivered = await next_of_type(socket, "server.command")
+    assert delivered["commandId"] == "cmd_fine"  # the one behind it is not held up
+    poisoned = await db(Command.objects.get)(command_id="cmd_poisoned")
+    assert poisoned.status == Command.Status.FAILED
+    assert poisoned.error["code"] == "undeliverable"
+    await socket.disconnect()
+    again, _welcome = await connect_agent(token)
+    redelivered = await next_of_type(again, "server.command")
+    assert redelivered["commandId"] == "cmd_fine"  # only the good one is offered again
+    await again.disconnect()
