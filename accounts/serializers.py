@@ -25,6 +25,7 @@ class AuthStatusSerializer(serializers.Serializer):
 
 class SignedInSerializer(serializers.Serializer):
     user = UserSerializer()
+    csrfToken = serializers.CharField()
 
 
 class LoginSerializer(serializers.Serializer):

@@ -49,7 +49,11 @@ class PublicAuthView(APIView):
 def _signed_in(request: Request, user: object, status: int = 200) -> Response:
     # login() rotates the session key, so a session fixed before sign-in is useless.
     login(request._request, user, backend="accounts.backends.GroupScopeBackend")
-    return Response({"user": user_payload(user)}, status=status)
+    # login() rotates the CSRF token too: the answer carries the new one, so the page's
+    # next write needs no extra round trip to learn it.
+    return Response(
+        {"user": user_payload(user), "csrfToken": get_token(request._request)}, status=status
+    )
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 
 BATCH_WINDOW = 0.05  # seconds the loop waits when nothing wakes it
 BATCH_BYTES = 512 * 1024
-BACKOFF_START, BACKOFF_MAX, BACKOFF_FATAL = 1.0, 60.0, 300.0
+# Waits between attempts double from BACKOFF_START up to BACKOFF_MAX, each shortened by a
+# random jitter of up to half: an agent is back within BACKOFF_MAX of its relay returning,
+# however many faults came before, and many agents do not return in step.
+BACKOFF_START, BACKOFF_MAX, BACKOFF_FATAL = 0.5, 5.0, 300.0
 
 
 class SessionEnded(Exception):
@@ -63,6 +66,7 @@ class DeviceWssClient:
         self.restart_session = threading.Event()
         self.leaving = False
         self.beat_soon = False
+        self.welcomed = False  # whether the current session got past its hello
         self.status: dict[str, Any] = {
             "state": "starting",
             "lastHeartbeatAt": None,
@@ -101,7 +105,7 @@ class DeviceWssClient:
     def run(self) -> None:
         delay = BACKOFF_START
         while not self.stop_event.is_set():
-            started = time.monotonic()
+            self.welcomed = False
             try:
                 self._session()
                 delay = BACKOFF_START
@@ -120,8 +124,8 @@ class DeviceWssClient:
                 fatal = False
                 self.status["lastHeartbeatError"] = f"session failed: {exc}"
                 log.exception("relay session failed")
-            if time.monotonic() - started > 60:
-                delay = BACKOFF_START  # it was a long session: start over
+            if self.welcomed:
+                delay = BACKOFF_START  # the relay took the session: this is a new fault
             wait = BACKOFF_FATAL if fatal else delay
             self.status["state"] = "refused" if fatal else "reconnecting"
             # Jitter spreads the reconnects of many agents after a relay restart.
@@ -176,6 +180,7 @@ class DeviceWssClient:
         self.sent_upto = self.acked_upto = message["lastAckedSeq"]
         self.status.update(state="connected", connectedAt=time.time(), lastHeartbeatAt=time.time())
         self.status["lastHeartbeatError"] = None
+        self.welcomed = True
         self.on_welcome(message)
 
     def _read(self, ws: websocket.WebSocket, incoming: queue.Queue[Any]) -> None:

@@ -11,6 +11,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from codexpanel.channel_layer import deployment_prefix
 from codexpanel.logs import SERVER_MESSAGE_BYTES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Its system checks run with the others (and it stops warning that they do not).
+    "servestatic",
     "channels",
     "rest_framework",
     "drf_spectacular",
@@ -117,13 +120,23 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # blocking pop waits up to 5 s for a message: every quiet socket and stream would fail on a
 # timeout within seconds. Reads wait longer than the pop, and a dead server is still noticed.
 REDIS_SOCKET_TIMEOUT = 15
+# Every key and group a deployment keeps in Redis starts with this, so two deployments may
+# share one Redis database without hearing each other.
+CODEXPANEL_REDIS_PREFIX = env.str(
+    "CODEXPANEL_REDIS_PREFIX", default=deployment_prefix(DATABASES["default"])
+)
+# Connections each relay process may hold to Redis, and how long a caller waits for one.
+CODEXPANEL_REDIS_POOL_SIZE = env.int("CODEXPANEL_REDIS_POOL_SIZE", default=200)
+CODEXPANEL_REDIS_POOL_TIMEOUT = env.float("CODEXPANEL_REDIS_POOL_TIMEOUT", default=10.0)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "codexpanel.channel_layer.RelayChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}],
-                "prefix": "codexpanel",
+                "prefix": CODEXPANEL_REDIS_PREFIX,
+                "pool_size": CODEXPANEL_REDIS_POOL_SIZE,
+                "pool_timeout": CODEXPANEL_REDIS_POOL_TIMEOUT,
             },
         }
     }
@@ -131,7 +144,12 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "codexpanel",
+            "KEY_PREFIX": CODEXPANEL_REDIS_PREFIX,
+            "OPTIONS": {
+                "pool_class": "redis.BlockingConnectionPool",
+                "max_connections": CODEXPANEL_REDIS_POOL_SIZE,
+                "timeout": CODEXPANEL_REDIS_POOL_TIMEOUT,
+            },
         }
     }
 else:
@@ -300,4 +318,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own logging prints "django" records itself with DEBUG on and passes them up
+    # as well: one handler, the root's, prints each line once.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }

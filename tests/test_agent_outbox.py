@@ -173,3 +173,35 @@ def test_what_codex_reports_is_repaired_before_the_outbox_keeps_it(outbox):
     assert kept["payload"]["out"] == "a\ufffdb" and kept["payload"]["\ufffd"] == "half"
     frame = {"type": protocol.AGENT_EVENT, "events": [kept]}
     assert protocol.parse_frame(protocol.encode(frame), {protocol.AGENT_EVENT})
+
+
+def test_the_reconnect_wait_is_capped_and_starts_over_once_the_relay_welcomes(outbox):
+    from agent import wss
+
+    client = DeviceWssClient(
+        "ws://relay.invalid/device-wss",
+        "cpd_token",
+        outbox,
+        on_command=lambda message: None,
+        hello_info=dict,
+        heartbeat_state=dict,
+    )
+    steps = iter(["down"] * 10 + ["welcomed"] + ["down"] * 3 + ["stop"])
+    waits: list[float] = []
+
+    def session() -> None:
+        step = next(steps)
+        if step == "stop":
+            client.stop_event.set()
+        client.welcomed = step == "welcomed"
+        raise OSError(f"relay {step}")
+
+    client._session = session  # type: ignore[method-assign]
+    client.stop_event.wait = lambda timeout: waits.append(timeout) or False  # type: ignore[method-assign]
+    client.run()
+    # However many faults came first, the agent tries again within BACKOFF_MAX.
+    assert max(waits) <= wss.BACKOFF_MAX
+    assert waits[9] > wss.BACKOFF_MAX / 2  # ten faults in a row: waiting near the cap
+    # A session the relay welcomed starts the count over: the next fault waits briefly.
+    assert waits[10] <= wss.BACKOFF_START
+    assert all(wait >= 0.5 * wss.BACKOFF_START for wait in waits)  # jitter, never zero

@@ -202,3 +202,27 @@ def test_when_every_tracked_key_is_locked_a_new_key_goes_untracked(clock):
     assert policy.hit("c") is None
     assert policy.tracked() == 2
     assert policy.retry_after("a") is not None and policy.retry_after("b") is not None
+
+
+def test_the_sign_in_answer_carries_the_new_csrf_token_the_next_write_needs(make_user):
+    make_user("alice")
+    browser = Client(enforce_csrf_checks=True)
+    before = browser.get("/api/iam/auth/status").json()["csrfToken"]
+    signed_in = browser.post(
+        LOGIN,
+        {"username": "alice", "password": PASSWORD},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=before,
+    )
+    token = signed_in.json()["csrfToken"]
+    assert token and token != before
+    # Signing in rotated the secret: the token from before no longer works, the new one
+    # does, without asking status again.
+    stale = browser.patch(
+        "/api/devices/none", {"name": "x"}, content_type="application/json", HTTP_X_CSRFTOKEN=before
+    )
+    assert stale.json()["error"]["code"] == "csrf_failed"
+    rename = browser.patch(
+        "/api/devices/none", {"name": "x"}, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
+    assert rename.status_code == 404 and rename.json()["error"]["code"] != "csrf_failed"

@@ -87,6 +87,7 @@ def test_database_and_redis_urls_switch_to_the_shared_services():
         "s.SESSION_COOKIE_SECURE",
         "s.SESSION_COOKIE_NAME",
         "s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['socket_timeout']",
+        "s.CHANNEL_LAYERS['default']['CONFIG']['prefix'] == s.CACHES['default']['KEY_PREFIX']",
         **{
             **PRODUCTION,
             "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
@@ -95,7 +96,7 @@ def test_database_and_redis_urls_switch_to_the_shared_services():
     )
     assert lines[:5] == [
         "django.db.backends.postgresql",
-        "channels_redis.core.RedisChannelLayer",
+        "codexpanel.channel_layer.RelayChannelLayer",
         "django.core.cache.backends.redis.RedisCache",
         "True",
         "codexpanel_session",
@@ -104,6 +105,7 @@ def test_database_and_redis_urls_switch_to_the_shared_services():
     from channels_redis.core import RedisChannelLayer
 
     assert float(lines[5]) > RedisChannelLayer.brpop_timeout
+    assert lines[6] == "True"  # one deployment prefix for its groups and its cache keys
 
 
 def test_one_version_number_for_the_package_the_agent_and_the_relay():

@@ -164,3 +164,42 @@ def test_a_command_and_its_events_cross_between_two_relay_processes(relays):
     assert all(status == "done" for _id, status, _n in stored["commands"])
     assert device.ran == {c: 1 for c, _status, _n in stored["commands"]}
     resumed.close()
+
+
+def test_two_deployments_sharing_one_redis_database_never_hear_each_other(tmp_path):
+    require(port_open("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
+    import redis
+
+    redis.Redis(db=4).flushdb()
+    deployments = []
+    try:
+        for name in ("north", "south"):
+            relay = Relay(f"sqlite:///{tmp_path / name}.sqlite3", "redis://127.0.0.1:6379/4")
+            relay.migrate()
+            world = relay.paired_device()  # the same device id and row number in both
+            deployments.append((relay, relay.start(), world))
+        (_north, north_host, north_world), (_south, south_host, south_world) = deployments
+        north_device = FakeDevice(north_host, north_world["token"])
+        south_device = FakeDevice(south_host, south_world["token"])
+        south_stream = Browser(south_host).stream()
+        north = Browser(north_host)
+        issued = north.call(
+            "POST",
+            f"/api/devices/{north_world['deviceId']}/commands",
+            {"name": "startThread", "params": {"cwd": "/w"}},
+        )
+        assert north_device.receive("server.command")["commandId"] == issued["commandId"]
+        north_device.emit(2, thread="thr_north")
+        north_device.receive("event.ack")
+        # The south's device gets no command and its owner's stream no event from the north.
+        south_device.socket.settimeout(2)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            south_device.receive("server.command")
+        south_device.emit(1, thread="thr_south")
+        seen = south_stream.agent_events(1)
+        assert [event["threadId"] for _position, event in seen] == ["thr_south"]
+        keys = {key.decode().split(":", 1)[0] for key in redis.Redis(db=4).keys("*")}
+        assert len(keys) >= 2 and all(key.startswith("codexpanel-") for key in keys), keys
+    finally:
+        for relay, _host, _world in deployments:
+            relay.stop()
