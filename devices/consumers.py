@@ -27,6 +27,7 @@ from . import commands, presence
 from .actions import DeviceTokenRefused, resolve_device_token
 from .eventlog import live_messages, record_agent_events
 from .groups import device_group, publish, user_group
+from .layer_recovery import RecoversFromLayerFailure
 from .sweeper import ensure_sweeper
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ REVOKE_CLOSE = {
 }
 
 
-class DeviceSocketConsumer(AsyncWebsocketConsumer):
+class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
     device_pk: int | None = None
+    groups_joined: list[str] = []
 
     async def connect(self) -> None:
         self.device_pk = None
@@ -169,8 +171,9 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
             return
         device = device_token.device
         self.device_pk, self.owner_pk, self.token_pk = device.pk, device.owner_id, device_token.pk
-        await self.channel_layer.group_add(device_group(device.pk), self.channel_name)
-        await self.channel_layer.group_add(user_group(device.owner_id), self.channel_name)
+        self.groups_joined = [device_group(device.pk), user_group(device.owner_id)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         # One socket per device: an older one (a reconnect racing a dead connection) goes.
         await self.channel_layer.group_send(
             device_group(device.pk), {"type": "device.superseded", "channel": self.channel_name}
@@ -197,6 +200,11 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
         self.tasks.append(asyncio.create_task(self._watch_heartbeats()))
         ensure_sweeper()
         await self._deliver(redeliver=True)
+
+    async def recovered(self) -> None:
+        # A command stored while the layer was away sent its nudge to nobody.
+        if self.device_pk is not None and not self.closing:
+            await self._deliver(redeliver=False)
 
     async def _hello_deadline(self) -> None:
         await asyncio.sleep(protocol.HELLO_TIMEOUT_SECONDS)
@@ -336,9 +344,9 @@ class DeviceSocketConsumer(AsyncWebsocketConsumer):
         if self.device_pk is None:
             return
         device_pk, self.device_pk = self.device_pk, None
-        await self.channel_layer.group_discard(device_group(device_pk), self.channel_name)
-        if self.owner_pk is not None:
-            await self.channel_layer.group_discard(user_group(self.owner_pk), self.channel_name)
+        groups, self.groups_joined = self.groups_joined, []
+        for group in groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
         messages = await database_sync_to_async(presence.disconnect)(
             device_pk, self.channel_name, reason
         )

@@ -33,6 +33,7 @@ from codexpanel.retired import DEVICE_GATEWAY
 from .access import Use, authorize_device, operates_any_device
 from .eventlog import StreamScope, load_event
 from .groups import device_events_group, user_events_group, user_group
+from .layer_recovery import RecoversFromLayerFailure
 from .sweeper import ensure_sweeper
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def parse_stream_request(scope: dict[str, Any], query: dict[str, list[str]]) -> 
     )
 
 
-class EventStreamConsumer(AsyncHttpConsumer):
+class EventStreamConsumer(RecoversFromLayerFailure, AsyncHttpConsumer):
     finished = False
     headers_sent = False
     keepalive: asyncio.Task[None] | None = None
@@ -259,6 +260,12 @@ class EventStreamConsumer(AsyncHttpConsumer):
                     # Cancelled mid-call, and the library reported it as an error of its own.
                     raise
                 log.warning("event stream resync failed; retrying next keep-alive", exc_info=True)
+
+    async def recovered(self) -> None:
+        # Whatever was published while the layer was away is in the log.
+        if self.headers_sent and not self.finished:
+            async with self.sending:
+                await self._catch_up(until=None)
 
     async def _resync(self) -> None:
         for group in self.groups_joined:

@@ -229,6 +229,26 @@ def test_a_relay_process_killed_mid_turn_loses_and_repeats_nothing(tmp_path, ser
         assert follower.connections >= 2
 
 
+PROBES = """
+import time, django; django.setup()
+from django.db import transaction
+from devices.eventlog import live_messages, record_relay_event_locked
+from devices.groups import publish_now
+from devices.models import Device
+for n in range(20):
+    with transaction.atomic():
+        device = Device.objects.select_for_update().get(device_id=%r)
+        event = record_relay_event_locked(device, "relay.probe", {"n": n})
+        messages = live_messages(device, [event])
+    publish_now(messages)
+    time.sleep(0.3)
+"""
+
+
+def probed(follower: Follower) -> bool:
+    return any(event["eventType"] == "relay.probe" for _id, event in list(follower.seen))
+
+
 def test_a_redis_restart_mid_turn_loses_and_repeats_nothing(tmp_path, services):
     _postgres, redis = services
     with faulty_world(tmp_path, services) as world:
@@ -239,6 +259,18 @@ def test_a_redis_restart_mid_turn_loses_and_repeats_nothing(tmp_path, services):
         assert queue_turn(world, other)["status"] == "queued"
         time.sleep(2)
         redis.start()  # empty: every group membership is gone
+        back = time.monotonic()
+        fresh = Follower(world.host, world.browser.cookie("codexpanel_session"))
+        # Within 5 s the open stream and a new one both get events live again: the relay
+        # records one every 0.3 s from another process (the agent's own reconnect is
+        # measured apart, in test_agent_outbox).
+        probes = threading.Thread(target=world.relay.python, args=(PROBES % world.device_id,))
+        probes.start()
+        while not (probed(follower) and probed(fresh)):
+            assert time.monotonic() - back < 5, (probed(follower), probed(fresh))
+            time.sleep(0.05)
+        probes.join()
+        fresh.stop()
         assert_nothing_lost_or_repeated(world, thread_id, follower)
         assert_ran_once(world, other)
 
