@@ -6,12 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -21,6 +27,7 @@ from rest_framework.response import Response
 from accounts.serializers import ErrorSerializer
 from codexpanel.access import session_required
 from codexpanel.errors import ActionError, error_response
+from codexpanel.jsonbody import parse_body, too_large
 from codexpanel.query import whole_number
 
 from . import commands
@@ -67,8 +74,16 @@ class EventListSerializer(serializers.Serializer):
 class CommandListView(SignedInView):
     @extend_schema(
         request=CommandRequestSerializer,
-        responses={202: CommandSerializer, **ERRORS},
-        summary="Send a command to a device (DEV-3); its result arrives later",
+        parameters=[
+            OpenApiParameter(
+                "wait",
+                float,
+                description="seconds to hold the answer until the command has finished "
+                "(at most CODEXPANEL_COMMAND_WAIT_MAX_SECONDS): one request instead of two",
+            )
+        ],
+        responses={200: CommandSerializer, 202: CommandSerializer, **ERRORS},
+        summary="Send a command to a device (DEV-3); 202 while its result is still to come",
     )
     def post(self, request: Request, device_id: str) -> Response:
         device = authorize_device(request.user, device_id, Use.OPERATE)
@@ -143,6 +158,89 @@ async def _wait_until_finished(
     return command
 
 
+def _wait_seconds(request: HttpRequest) -> float | None:
+    """?wait=N as seconds, or None when it is not a number in the allowed range."""
+    try:
+        wait = float(request.GET.get("wait", "0"))
+    except ValueError:
+        return None
+    return wait if 0 <= wait <= settings.CODEXPANEL_COMMAND_WAIT_MAX_SECONDS else None
+
+
+def _wait_refused() -> JsonResponse:
+    return error_response(
+        "invalid_request",
+        _("wait is a number of seconds from 0 to %(max)d.")
+        % {"max": settings.CODEXPANEL_COMMAND_WAIT_MAX_SECONDS},
+        400,
+    )
+
+
+def _issue(user: object, device_id: str, raw: bytes) -> Command:
+    device = authorize_device(user, device_id, Use.OPERATE)
+    data = CommandRequestSerializer(data=parse_body(raw))
+    if not data.is_valid():
+        name, problems = next(iter(data.errors.items()))
+        raise ActionError("invalid_request", f"{name}: {problems[0]}", details=data.errors)
+    return commands.issue_command(
+        user,
+        device,
+        data.validated_data["name"],
+        data.validated_data["params"],
+        queue=data.validated_data["queue"],
+    )
+
+
+async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
+    """POST …/commands?wait=N: the command and its result in one request, waiting on the
+    event loop rather than holding one of the threads database work runs on."""
+    user = await request.auser()
+    if not user.is_authenticated or not user.is_active:
+        return error_response("not_authenticated", _("Sign in first."), 401)
+    # The same CSRF check the API's session authentication makes.
+    refused = CsrfViewMiddleware(lambda _request: None).process_view(request, None, (), {})
+    if refused is not None:
+        return refused
+    wait = _wait_seconds(request)
+    if wait is None:
+        return _wait_refused()
+    try:
+        raw = request.body
+        command = await database_sync_to_async(_issue)(user, device_id, raw)
+    except RequestDataTooBig:
+        return error_response(too_large().code, too_large().message, 413)
+    except ActionError as error:
+        return error_response(
+            error.code,
+            error.message,
+            error.status,
+            retry_after=error.retry_after,
+            details=error.details,
+        )
+    if wait and not command.finished:
+        command = await _wait_until_finished(user, device_id, command, wait)
+    return JsonResponse(
+        commands.serialize(command),
+        status=200 if command.finished else 202,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+def waits_for_results(drf_view: Callable[..., Any]) -> Callable[..., Any]:
+    """The commands endpoint: `POST ?wait=N` answers on the event loop; everything else
+    is the DRF view. The DRF view's class stays attached for the schema and the access
+    audit (tests/test_openapi.py)."""
+
+    async def view(request: HttpRequest, device_id: str) -> Any:
+        if request.method == "POST" and "wait" in request.GET:
+            return await _issue_and_wait(request, device_id)
+        return await sync_to_async(drf_view)(request, device_id=device_id)
+
+    view.cls = drf_view.cls  # type: ignore[attr-defined]
+    view.initkwargs = drf_view.initkwargs  # type: ignore[attr-defined]
+    return csrf_exempt(view)  # the DRF view and _issue_and_wait each check CSRF
+
+
 @session_required
 @require_safe
 async def command_detail(request: HttpRequest, device_id: str, command_id: str) -> JsonResponse:
@@ -151,17 +249,9 @@ async def command_detail(request: HttpRequest, device_id: str, command_id: str) 
     user = await request.auser()
     if not user.is_authenticated:
         return error_response("not_authenticated", _("Sign in first."), 401)
-    try:
-        wait = float(request.GET.get("wait", "0"))
-    except ValueError:
-        wait = -1
-    if not 0 <= wait <= settings.CODEXPANEL_COMMAND_WAIT_MAX_SECONDS:
-        return error_response(
-            "invalid_request",
-            _("wait is a number of seconds from 0 to %(max)d.")
-            % {"max": settings.CODEXPANEL_COMMAND_WAIT_MAX_SECONDS},
-            400,
-        )
+    wait = _wait_seconds(request)
+    if wait is None:
+        return _wait_refused()
     try:
         command = await database_sync_to_async(_command_for)(user, device_id, command_id)
     except ActionError as error:

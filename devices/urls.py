@@ -14,7 +14,7 @@ urlpatterns = [
     ),
     path(
         "api/devices/<str:device_id>/commands",
-        command_views.CommandListView.as_view(),
+        command_views.waits_for_results(command_views.CommandListView.as_view()),
         name="commands",
     ),
     path(

@@ -3,6 +3,7 @@ and back, through the real ASGI app."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -352,3 +353,83 @@ async def test_a_stored_command_that_cannot_go_on_the_wire_is_failed_not_resent(
     redelivered = await next_of_type(again, "server.command")
     assert redelivered["commandId"] == "cmd_fine"  # only the good one is offered again
     await again.disconnect()
+
+
+async def answer_when_asked(socket, result: dict) -> None:
+    delivered = await next_of_type(socket, "server.command")
+    await socket.send_json_to(
+        {
+            "type": "command.result",
+            "commandId": delivered["commandId"],
+            "ok": True,
+            "result": result,
+        }
+    )
+
+
+async def test_post_with_wait_answers_with_the_result_in_one_request(paired, console):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    agent = asyncio.create_task(answer_when_asked(socket, {"data": ["t1"]}))
+    answer = await console.post(
+        f"{commands_url(device)}?wait=5",
+        {"name": "listSessions", "params": {"limit": 5}},
+        content_type="application/json",
+    )
+    await agent
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["status"] == "done" and answer.json()["result"] == {"data": ["t1"]}
+    await socket.disconnect()
+
+
+async def test_post_with_wait_answers_202_when_the_result_is_not_there_in_time(paired, console):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    answer = await send(console, device, "listSessions", {"limit": 5})  # the two-request form
+    assert answer.status_code == 202
+    waited = await console.post(
+        f"{commands_url(device)}?wait=0.3",
+        {"name": "listSessions", "params": {}},
+        content_type="application/json",
+    )
+    assert waited.status_code == 202 and waited.json()["status"] in ("queued", "sent")
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "status", "code"),
+    [
+        ("wait=99999", {"name": "listSessions"}, 400, "invalid_request"),
+        ("wait=soon", {"name": "listSessions"}, 400, "invalid_request"),
+        ("wait=1", {"name": "readSession", "params": {"threadId": 5}}, 400, "invalid_params"),
+        ("wait=1", {"params": {}}, 400, "invalid_request"),
+        ("wait=1", "[" * 1000, 400, "too_deep"),
+        ("wait=1", {"name": "listSessions"}, 409, "device_offline"),
+    ],
+)
+async def test_post_with_wait_refuses_what_the_two_request_form_refuses(
+    paired, console, query, body, status, code
+):
+    device, _token = paired
+    answer = await console.post(
+        f"{commands_url(device)}?{query}", body, content_type="application/json"
+    )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert await db(Command.objects.count)() == 0
+
+
+async def test_post_with_wait_checks_csrf_sign_in_and_whose_device_it_is(paired, make_user):
+    device, _token = paired
+    url = f"{commands_url(device)}?wait=1"
+    body = {"name": "listSessions"}
+    anonymous = await AsyncClient().post(url, body, content_type="application/json")
+    assert anonymous.status_code == 401
+    strict = AsyncClient(enforce_csrf_checks=True)
+    await strict.aforce_login(device.owner)
+    no_token = await strict.post(url, body, content_type="application/json")
+    assert (no_token.status_code, no_token.json()["error"]["code"]) == (403, "csrf_failed")
+    mallory = AsyncClient()
+    await mallory.aforce_login(await db(make_user)("mallory"))
+    theirs = await mallory.post(url, body, content_type="application/json")
+    assert theirs.status_code == 404
+    assert await db(Command.objects.count)() == 0
