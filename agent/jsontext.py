@@ -17,26 +17,60 @@ _UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
 _UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
 
 
+# A spot in parsed JSON, kept as (parent spot, key or index) and spelled out only when a
+# problem is found: building every path up front costs memory in proportion to the square
+# of a hostile body's size.
+Spot = tuple[Any, Any] | None
+
+
+def _spelled(spot: Spot) -> str:
+    parts: list[str] = []
+    while spot is not None:
+        spot, step = spot
+        parts.append(f"[{step}]" if isinstance(step, int) else f".{step[:100]}")
+    return "".join(reversed(parts)).lstrip(".")[:200] or "the body"
+
+
+def _finite(value: float) -> bool:
+    return value == value and value not in (float("inf"), float("-inf"))
+
+
+def finite_float(text: str) -> float:
+    """json.loads's parse_float: a number too large for a float (1e400) is refused, as
+    NaN and Infinity are by not_a_constant; nothing downstream stores either."""
+    value = float(text)
+    if not _finite(value):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return value
+
+
+def not_a_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
     """(code, where) for the first NUL or lone surrogate in a key or string of parsed JSON,
-    or for nesting deeper than max_depth; None when it is clean. `where` names the spot
-    (events[2].payload.text)."""
-    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    a number that is not finite (NaN, Infinity, 1e400), or nesting deeper than max_depth;
+    None when it is clean. `where` names the spot (events[2].payload.text)."""
+    stack: list[tuple[Any, Spot, int]] = [(value, None, 0)]
     while stack:
-        item, where, depth = stack.pop()
+        item, spot, depth = stack.pop()
         if isinstance(item, str):
             if _UNSAFE_TEXT.search(item):
-                return "invalid_text", where[:200] or "the body"
+                return "invalid_text", _spelled(spot)
+        elif isinstance(item, float):
+            if not _finite(item):
+                return "invalid_number", _spelled(spot)
         elif isinstance(item, dict | list):
             if depth >= max_depth:
-                return "too_deep", where[:200] or "the body"
+                return "too_deep", _spelled(spot)
             if isinstance(item, dict):
                 for key, inner in item.items():
                     if _UNSAFE_TEXT.search(key):
-                        return "invalid_text", f"{where}.{key!a}".lstrip(".")[:200]
-                    stack.append((inner, f"{where}.{key}".lstrip("."), depth + 1))
+                        return "invalid_text", _spelled((spot, ascii(key)))
+                    stack.append((inner, (spot, key), depth + 1))
             else:
-                stack.extend((inner, f"{where}[{n}]", depth + 1) for n, inner in enumerate(item))
+                stack.extend((inner, (spot, n), depth + 1) for n, inner in enumerate(item))
     return None
 
 
@@ -48,11 +82,13 @@ def might_hold_unsafe_text(text: str | bytes) -> bool:
 
 
 def repaired(value: Any, max_depth: int = MAX_JSON_DEPTH, depth: int = 0) -> Any:
-    """value with each NUL and lone surrogate replaced by U+FFFD and whatever nests deeper
-    than max_depth replaced by "…": what the agent sends is always what the relay takes,
-    however odd the output Codex reported."""
+    """value with each NUL and lone surrogate replaced by U+FFFD, each number that is not
+    finite by null, and whatever nests deeper than max_depth by "…": what the agent sends
+    is always what the relay takes, however odd the output Codex reported."""
     if isinstance(value, str):
         return _UNSAFE_TEXT.sub("\ufffd", value) if _UNSAFE_TEXT.search(value) else value
+    if isinstance(value, float) and not _finite(value):
+        return None
     if isinstance(value, dict | list) and depth >= max_depth:
         return "…"
     if isinstance(value, list):

@@ -102,10 +102,16 @@ class Outbox:
             if row is None:
                 return
             refused = json.loads(row[0])
+            at = refused.get("at")
+            if not (isinstance(at, str) and 0 < len(at) <= 64):
+                at = None
+            if refused.get("eventType") == protocol.EVENT_REFUSED:
+                # A note refused in turn is replaced by the barest one, which always passes.
+                at, refused = None, {"eventType": protocol.EVENT_REFUSED}
             note = {
                 "seq": seq,
                 "eventType": protocol.EVENT_REFUSED,
-                "at": refused.get("at"),
+                "at": at,
                 "payload": {
                     "eventType": str(refused.get("eventType", ""))[:128],
                     "code": str(code)[:64],

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .jsontext import MAX_JSON_DEPTH as MAX_JSON_DEPTH
-from .jsontext import brackets, might_hold_unsafe_text
+from .jsontext import brackets, finite_float, might_hold_unsafe_text, not_a_constant
 from .jsontext import json_problem as json_problem
 from .jsontext import repaired as repaired
 from .shapes import Field, Shape, ShapeError
@@ -120,6 +120,7 @@ ELICITATION_METHOD = "mcpServer/elicitation/request"
 ELICITATION_ACTIONS = ("accept", "decline", "cancel")
 ELICITATION_PERSIST = ("session", "always")
 MAX_FORM_FIELDS = 50
+MAX_FORM_NUMBER = 2**53
 # A request of a kind this agent does not know travels as this event (payload: requestId,
 # method, params); the person can only decline it, which answers with a JSON-RPC error.
 UNKNOWN_REQUEST = "agent.request.unknown"
@@ -135,6 +136,12 @@ APPROVAL_METHODS = frozenset(
         UNKNOWN_REQUEST,
     }
 )
+# What json_problem's codes mean, after the spot they name.
+PROBLEMS = {
+    "invalid_text": "holds a NUL or a lone surrogate",
+    "invalid_number": "is not a finite number",
+    "too_deep": f"nests deeper than {MAX_JSON_DEPTH}",
+}
 # What a resolveApproval carries as its answer: exactly one of these.
 ANSWER_KINDS = ("decision", "answers", "permissions", "action")
 # Requests addressed to the client program rather than the person: the agent answers
@@ -300,7 +307,7 @@ def validate_command_params(name: str, params: Any) -> None:
     problem = json_problem(params)
     if problem is not None:
         code, where = problem
-        text = "holds a NUL or a lone surrogate" if code == "invalid_text" else "nests too deep"
+        text = PROBLEMS[code]
         raise ProtocolError("invalid_params", f"params.{where} {text}", field=f"params.{where}")
     try:
         check_shape(params, COMMANDS[name])
@@ -389,7 +396,7 @@ def _input_items(items: list[Any]) -> None:
     for number, item in enumerate(items):
         where = f"params.input[{number}]"
         kind = item.get("type") if isinstance(item, dict) else None
-        if kind not in INPUT_ITEMS:
+        if not isinstance(kind, str) or kind not in INPUT_ITEMS:
             raise ProtocolError(
                 "invalid_params", f"{where}: input items are text or attachment", field=where
             )
@@ -431,7 +438,8 @@ def _form_value(value: Any) -> bool:
     if isinstance(value, str):
         return len(value) <= MAX_ANSWER_CHARS
     if isinstance(value, bool | int | float):
-        return not isinstance(value, float) or (value == value and abs(value) != float("inf"))
+        # Numbers a JSON reader anywhere takes exactly (Codex's included).
+        return isinstance(value, bool) or abs(value) <= MAX_FORM_NUMBER
     return (
         isinstance(value, list)
         and len(value) <= MAX_FORM_FIELDS
@@ -552,7 +560,7 @@ def parse_frame(
         size = len(text.encode())
     _require(size <= limit, "frame_too_large", f"frame exceeds {limit} bytes")
     try:
-        message = json.loads(text)
+        message = json.loads(text, parse_constant=not_a_constant, parse_float=finite_float)
     except RecursionError:
         raise ProtocolError("too_deep", f"JSON nests deeper than {MAX_JSON_DEPTH}") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -583,12 +591,9 @@ def _check_text(message: dict[str, Any]) -> None:
         if problem is None:
             continue
         code, where = problem
-        text = (
-            f"{where} holds a NUL or a lone surrogate"
-            if code == "invalid_text"
-            else f"{where} nests deeper than {MAX_JSON_DEPTH}"
+        raise ProtocolError(
+            code, f"{where} {PROBLEMS[code]}", seq=seq if isinstance(seq, int) else None
         )
-        raise ProtocolError(code, text, seq=seq if isinstance(seq, int) else None)
 
 
 def encode(message: dict[str, Any]) -> str:

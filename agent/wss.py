@@ -32,6 +32,10 @@ BATCH_BYTES = 512 * 1024
 # random jitter of up to half: an agent is back within BACKOFF_MAX of its relay returning,
 # however many faults came before, and many agents do not return in step.
 BACKOFF_START, BACKOFF_MAX, BACKOFF_FATAL = 0.5, 5.0, 300.0
+# A session that lasted this long after its welcome was healthy: the next fault starts the
+# waits over. One cut short sooner (two agents on one token replacing each other, say)
+# keeps them growing.
+HEALTHY_SECONDS = 10.0
 
 
 class SessionEnded(Exception):
@@ -66,7 +70,8 @@ class DeviceWssClient:
         self.restart_session = threading.Event()
         self.leaving = False
         self.beat_soon = False
-        self.welcomed = False  # whether the current session got past its hello
+        self.welcomed = False  # whether the current session got past its hello, and when
+        self.welcomed_at = 0.0
         self.status: dict[str, Any] = {
             "state": "starting",
             "lastHeartbeatAt": None,
@@ -124,8 +129,8 @@ class DeviceWssClient:
                 fatal = False
                 self.status["lastHeartbeatError"] = f"session failed: {exc}"
                 log.exception("relay session failed")
-            if self.welcomed:
-                delay = BACKOFF_START  # the relay took the session: this is a new fault
+            if self.welcomed and time.monotonic() - self.welcomed_at >= HEALTHY_SECONDS:
+                delay = BACKOFF_START  # a session that held: this is a new fault
             wait = BACKOFF_FATAL if fatal else delay
             self.status["state"] = "refused" if fatal else "reconnecting"
             # Jitter spreads the reconnects of many agents after a relay restart.
@@ -180,7 +185,7 @@ class DeviceWssClient:
         self.sent_upto = self.acked_upto = message["lastAckedSeq"]
         self.status.update(state="connected", connectedAt=time.time(), lastHeartbeatAt=time.time())
         self.status["lastHeartbeatError"] = None
-        self.welcomed = True
+        self.welcomed, self.welcomed_at = True, time.monotonic()
         self.on_welcome(message)
 
     def _read(self, ws: websocket.WebSocket, incoming: queue.Queue[Any]) -> None:

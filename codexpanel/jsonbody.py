@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from rest_framework.parsers import JSONParser
 
 from agent import protocol
+from agent.jsontext import finite_float, not_a_constant
 from codexpanel.errors import ActionError
 
 
@@ -29,7 +30,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if len(raw) > settings.CODEXPANEL_MAX_JSON_BODY:
         raise too_large()
     try:
-        data = json.loads(raw, parse_constant=_no_constant)
+        data = json.loads(raw, parse_constant=not_a_constant, parse_float=finite_float)
     except RecursionError:
         raise _too_deep() from None
     except (ValueError, UnicodeDecodeError) as error:
@@ -56,11 +57,6 @@ def _too_deep() -> ActionError:
         "too_deep",
         _("The body nests deeper than %(depth)s levels.") % {"depth": protocol.MAX_JSON_DEPTH},
     )
-
-
-def _no_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON, and no field takes them.
-    raise ValueError(f"{name} is not a JSON value")
 
 
 class StrictJSONParser(JSONParser):

@@ -26,7 +26,8 @@ from .logs import SERVER_MESSAGE_BYTES, without_query
 
 APPLICATION = "codexpanel.asgi:application"
 SIZE_OPTIONS = ("--websocket-max-message-size", "--websocket-max-frame-size")
-ASGI_PATH = re.compile(r"[\w.]+:[\w.]+")
+# module.path:attribute — not an endpoint string such as tcp:8000 or unix:/run/relay.sock.
+ASGI_PATH = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+:[A-Za-z_]\w*")
 
 
 class RedactedAccessLog:

@@ -197,6 +197,15 @@ async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
     user = await request.auser()
     if not user.is_authenticated or not user.is_active:
         return error_response("not_authenticated", _("Sign in first."), 401)
+    if request.content_type != "application/json":
+        return error_response(
+            "unsupported_media_type", _("Send the command as application/json."), 415
+        )
+    try:
+        # Read before the CSRF check, which may look at the form data.
+        raw = request.body
+    except RequestDataTooBig:
+        return error_response(too_large().code, too_large().message, 413)
     # The same CSRF check the API's session authentication makes.
     refused = CsrfViewMiddleware(lambda _request: None).process_view(request, None, (), {})
     if refused is not None:
@@ -205,10 +214,7 @@ async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
     if wait is None:
         return _wait_refused()
     try:
-        raw = request.body
         command = await database_sync_to_async(_issue)(user, device_id, raw)
-    except RequestDataTooBig:
-        return error_response(too_large().code, too_large().message, 413)
     except ActionError as error:
         return error_response(
             error.code,

@@ -45,7 +45,9 @@ def form_fields(params: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list
         return {}, []
     fields = {name: field for name, field in fields.items() if isinstance(field, dict)}
     required = schema.get("required") if isinstance(schema, dict) else None
-    return fields, [name for name in required or [] if name in fields]
+    if not isinstance(required, list):
+        return fields, []
+    return fields, [name for name in required if isinstance(name, str) and name in fields]
 
 
 def check_elicitation(request: Event, answer: dict[str, Any]) -> None:
@@ -139,7 +141,7 @@ def field_problem(field: dict[str, Any], value: Any) -> str | None:
 def _number_problem(field: dict[str, Any], value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return _("a number expected")
-    if field.get("type") == "integer" and not float(value).is_integer():
+    if field.get("type") == "integer" and isinstance(value, float) and not value.is_integer():
         return _("a whole number expected")
     low, high = field.get("minimum"), field.get("maximum")
     if (isinstance(low, int | float) and value < low) or (

@@ -18,9 +18,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 RETRY_START, RETRY_MAX = 0.1, 1.0
-# Every consumer of this process that listens on the layer, and the recovery under way.
+# Every consumer of this process that listens on the layer, the recovery under way, and
+# whether the layer failed again while it ran (then it starts over with everyone).
 _listening: weakref.WeakSet[RecoversFromLayerFailure] = weakref.WeakSet()
 _recovery: asyncio.Task[None] | None = None
+_failed_again = False
 
 
 class RecoversFromLayerFailure:
@@ -32,7 +34,11 @@ class RecoversFromLayerFailure:
     channel_name: str
 
     async def recovered(self) -> None:
-        """Called once the layer answers again after a failure."""
+        """Called once the layer answers again after a failure, in the consumer's own
+        task (as a message on its channel), so it never races the consumer's work."""
+
+    async def layer_recovered(self, message: dict[str, Any]) -> None:
+        await self.recovered()
 
     # AsyncConsumer.__call__ assigns channel_receive before its message loop starts; the
     # property wraps what it assigns.
@@ -69,29 +75,35 @@ class RecoversFromLayerFailure:
 
 
 def start_recovery(error: Exception) -> None:
-    global _recovery
+    global _recovery, _failed_again
     if _recovery is not None and not _recovery.done():
+        _failed_again = True
         return
     log.warning("channel layer failed (%r); listening again once it is back", error)
     _recovery = asyncio.get_running_loop().create_task(_recover_all())
 
 
 async def _recover_all() -> None:
+    global _failed_again
     delay = RETRY_START
     waiting = list(_listening)
-    while waiting:
+    while True:
         await asyncio.sleep(delay)
         delay = min(delay * 2, RETRY_MAX)
-        still = []
-        for consumer in waiting:
-            if await consumer.rejoin():
-                try:
-                    await consumer.recovered()
-                except Exception:
-                    log.warning(
-                        "a consumer could not catch up after the layer came back", exc_info=True
-                    )
-            else:
-                still.append(consumer)
-        waiting = still
+        if _failed_again:
+            # Whoever joined in an earlier round may have lost its groups again.
+            _failed_again, waiting = False, list(_listening)
+        # One at a time, stopping at the first that cannot: while the layer is still away
+        # a round costs one failed call, not one per consumer.
+        while waiting and await waiting[0].rejoin():
+            consumer = waiting[0]
+            try:
+                await consumer.channel_layer.send(
+                    consumer.channel_name, {"type": "layer.recovered"}
+                )
+            except Exception:
+                break  # away again: this consumer's turn comes in the next round
+            waiting.pop(0)
+        if not waiting and not _failed_again:
+            break
     log.warning("channel layer back; every consumer of this process joined its groups again")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -175,7 +176,7 @@ def test_what_codex_reports_is_repaired_before_the_outbox_keeps_it(outbox):
     assert protocol.parse_frame(protocol.encode(frame), {protocol.AGENT_EVENT})
 
 
-def test_the_reconnect_wait_is_capped_and_starts_over_once_the_relay_welcomes(outbox):
+def test_the_reconnect_wait_is_capped_and_starts_over_after_a_session_that_held(outbox):
     from agent import wss
 
     client = DeviceWssClient(
@@ -186,14 +187,16 @@ def test_the_reconnect_wait_is_capped_and_starts_over_once_the_relay_welcomes(ou
         hello_info=dict,
         heartbeat_state=dict,
     )
-    steps = iter(["down"] * 10 + ["welcomed"] + ["down"] * 3 + ["stop"])
+    steps = iter(["down"] * 10 + ["cut short"] * 3 + ["held"] + ["down"] * 3 + ["stop"])
     waits: list[float] = []
 
     def session() -> None:
         step = next(steps)
         if step == "stop":
             client.stop_event.set()
-        client.welcomed = step == "welcomed"
+        client.welcomed = step in ("cut short", "held")
+        # A session that held was welcomed long ago; one cut short, just now.
+        client.welcomed_at = time.monotonic() - (60 if step == "held" else 1)
         raise OSError(f"relay {step}")
 
     client._session = session  # type: ignore[method-assign]
@@ -202,6 +205,28 @@ def test_the_reconnect_wait_is_capped_and_starts_over_once_the_relay_welcomes(ou
     # However many faults came first, the agent tries again within BACKOFF_MAX.
     assert max(waits) <= wss.BACKOFF_MAX
     assert waits[9] > wss.BACKOFF_MAX / 2  # ten faults in a row: waiting near the cap
-    # A session the relay welcomed starts the count over: the next fault waits briefly.
-    assert waits[10] <= wss.BACKOFF_START
+    # Sessions cut short right after their welcome do not start the count over...
+    assert all(wait > wss.BACKOFF_MAX / 2 for wait in waits[10:13])
+    # ...one that held does: the next fault waits briefly.
+    assert waits[13] <= wss.BACKOFF_START
     assert all(wait >= 0.5 * wss.BACKOFF_START for wait in waits)  # jitter, never zero
+
+
+def test_a_refused_note_is_replaced_by_the_barest_one_so_nothing_loops(outbox):
+    outbox.append({"eventType": "x", "at": "t" * 500, "threadId": "thr_1", "payload": {}})
+    outbox.replace_refused(1, "invalid_field", "at is too long")
+    (note,) = outbox.pending()
+    assert "at" not in note and note["threadId"] == "thr_1"
+    outbox.replace_refused(1, "invalid_field", "refused again")
+    (barest,) = outbox.pending()
+    assert barest == {
+        "seq": 1,
+        "eventType": protocol.EVENT_REFUSED,
+        "payload": {
+            "eventType": protocol.EVENT_REFUSED,
+            "code": "invalid_field",
+            "message": "refused again",
+        },
+    }
+    frame = {"type": protocol.AGENT_EVENT, "events": [barest]}
+    assert protocol.parse_frame(protocol.encode(frame), {protocol.AGENT_EVENT})

@@ -405,6 +405,7 @@ async def test_post_with_wait_answers_202_when_the_result_is_not_there_in_time(p
         ("wait=1", {"params": {}}, 400, "invalid_request"),
         ("wait=1", "[" * 1000, 400, "too_deep"),
         ("wait=1", {"name": "listSessions"}, 409, "device_offline"),
+        ("wait=1", '{"name": "listSessions", "params": {"n": 1e400}}', 400, "malformed_request"),
     ],
 )
 async def test_post_with_wait_refuses_what_the_two_request_form_refuses(
@@ -415,6 +416,13 @@ async def test_post_with_wait_refuses_what_the_two_request_form_refuses(
         f"{commands_url(device)}?{query}", body, content_type="application/json"
     )
     assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert await db(Command.objects.count)() == 0
+
+
+async def test_post_with_wait_takes_only_json(paired, console):
+    device, _token = paired
+    answer = await console.post(f"{commands_url(device)}?wait=1", {"name": "listSessions"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (415, "unsupported_media_type")
     assert await db(Command.objects.count)() == 0
 
 

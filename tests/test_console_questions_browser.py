@@ -82,7 +82,7 @@ def elicited(page: Any, world: World, calls: int) -> dict[str, Any]:
     raise AssertionError(f"the MCP server's call {calls} never reached the model")
 
 
-def test_a_person_grants_part_of_what_codex_asks_for_and_for_how_long(page, world):
+def test_a_person_grants_part_of_what_codex_asks_for_and_approves_a_network_rule(page, world):
     sign_in(page)
     open_new_session(page, world)
     send(page, "[permissions]")
@@ -103,6 +103,36 @@ def test_a_person_grants_part_of_what_codex_asks_for_and_for_how_long(page, worl
         },
         "scope": "session",
     }
+
+    # Codex offers network rules only behind its managed network proxy, which this offline
+    # machine cannot run: such a request is put in the log as the agent reports it, and
+    # what the page sends is read back from the relay (the agent finds it no longer waits).
+    page.locator("a.brand").tap()
+    world.relay.python(OFFER_NETWORK_RULE % world.device_id)
+    card = page.locator(".approval", has_text="pip download requests")
+    card.locator(".rule", has_text="allow connections to pypi.org").wait_for()
+    assert card.locator("button").all_inner_texts() == [
+        "Approve",
+        "Approve and change the network rule",
+        "Decline",
+        "Cancel turn",
+    ]
+    card.get_by_role("button", name="Approve and change the network rule").tap()
+    for _tick in range(100):
+        sent = json.loads(world.relay.python(SENT))
+        if sent:
+            break
+        page.wait_for_timeout(100)
+    assert sent == [
+        {
+            "requestId": "inst:1:88",
+            "decision": {
+                "applyNetworkPolicyAmendment": {
+                    "network_policy_amendment": {"host": "pypi.org", "action": "allow"}
+                }
+            },
+        }
+    ]
 
 
 @pytest.fixture
@@ -195,37 +225,5 @@ with transaction.atomic():
 SENT = """
 import django, json; django.setup()
 from devices.models import Command
-print(json.dumps([c.params for c in Command.objects.filter(name="resolveApproval")]))
+print(json.dumps([c.params for c in Command.objects.filter(params__requestId="inst:1:88")]))
 """
-
-
-def test_a_network_rule_codex_offers_is_shown_in_words_and_sent_as_offered(page, world):
-    # Codex offers network rules only behind its managed network proxy, which this offline
-    # machine cannot run: the request is put in the log as the agent reports it, and what
-    # the page sends is read back from the relay (the agent then finds it no longer waits).
-    sign_in(page)
-    world.relay.python(OFFER_NETWORK_RULE % world.device_id)
-    card = page.locator(".approval", has_text="pip download requests")
-    card.locator(".rule", has_text="allow connections to pypi.org").wait_for()
-    assert card.locator("button").all_inner_texts() == [
-        "Approve",
-        "Approve and change the network rule",
-        "Decline",
-        "Cancel turn",
-    ]
-    card.get_by_role("button", name="Approve and change the network rule").tap()
-    for _tick in range(100):
-        sent = json.loads(world.relay.python(SENT))
-        if sent:
-            break
-        page.wait_for_timeout(100)
-    assert sent == [
-        {
-            "requestId": "inst:1:88",
-            "decision": {
-                "applyNetworkPolicyAmendment": {
-                    "network_policy_amendment": {"host": "pypi.org", "action": "allow"}
-                }
-            },
-        }
-    ]

@@ -46,6 +46,15 @@ REQUESTS = {
         "_meta": TOOL_APPROVAL,
     },
     "verify": {"mode": "openai/userVerification", "message": "Prove it is you"},
+    "odd": {
+        "mode": "form",
+        "message": "A schema as an MCP server might get wrong",
+        "requestedSchema": {
+            "type": "object",
+            "properties": {"n": {"type": "integer"}},
+            "required": 5,
+        },
+    },
 }
 
 
@@ -192,3 +201,15 @@ def test_a_notification_says_what_the_mcp_server_or_codex_asks(desk):
     assert bodies["tool"].endswith("wants to use fill_form from release")
     assert bodies["url"].endswith("release asks you to open a page")
     assert bodies["form"].endswith(f"release asks: {FORM_MESSAGE}")
+
+
+def test_numbers_beyond_what_json_readers_take_and_odd_schemas_are_refused_cleanly(ada, desk):
+    with pytest.raises(ProtocolError):
+        validate_command_params(
+            "resolveApproval",
+            {"requestId": "inst:1:form", "action": "accept", "content": {"replicas": 10**400}},
+        )
+    error = refused(ada, desk, "form", action="accept", content={**FILLED, "replicas": 2**60})
+    assert error.code == "invalid_params"
+    # A "required" that is not a list of names asks for nothing.
+    assert answer(ada, desk, "odd", action="accept", content={"n": 3}).params["content"]

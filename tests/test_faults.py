@@ -260,6 +260,7 @@ def test_a_redis_restart_mid_turn_loses_and_repeats_nothing(tmp_path, services):
         time.sleep(2)
         redis.start()  # empty: every group membership is gone
         back = time.monotonic()
+        connections = follower.connections
         fresh = Follower(world.host, world.browser.cookie("codexpanel_session"))
         # Within 5 s the open stream and a new one both get events live again: the relay
         # records one every 0.3 s from another process (the agent's own reconnect is
@@ -270,6 +271,8 @@ def test_a_redis_restart_mid_turn_loses_and_repeats_nothing(tmp_path, services):
             assert time.monotonic() - back < 5, (probed(follower), probed(fresh))
             time.sleep(0.05)
         probes.join()
+        # Live on the stream that was open all along, not replayed to a new one.
+        assert follower.connections == connections
         fresh.stop()
         assert_nothing_lost_or_repeated(world, thread_id, follower)
         assert_ran_once(world, other)

@@ -53,8 +53,16 @@ BODIES = {
     "a NUL": '{"username": "ada\\u0000", "password": "x", "name": "a\\u0000b"}',
     "a lone surrogate": '{"username": "\\udc00", "password": "x", "name": "half \\ud83d"}',
     "a surrogate key": '{"\\ud800": 1}',
+    "a number too large for a float": '{"username": 1e400, "params": {"x": -1e999}}',
+    "Infinity": '{"a": -Infinity}',
 }
-CODES = {"malformed_request", "too_deep", "invalid_body", "invalid_text", "body_too_large"}
+CODES = {
+    "malformed_request",
+    "too_deep",
+    "invalid_body",
+    "invalid_text",
+    "body_too_large",
+}
 
 
 def stored_rows() -> dict[str, int]:
@@ -190,3 +198,29 @@ def test_every_page_carries_a_content_security_policy_without_inline_script(clie
     assert rules["script-src"] == "'self'" and rules["style-src"] == "'self'"
     assert rules["connect-src"] == "'self'" and rules["frame-ancestors"] == "'none'"
     assert "unsafe" not in policy
+
+
+def test_a_wide_body_with_long_keys_is_checked_in_bounded_memory(signed_in):
+    # Every node's path built up front would cost 150,000 copies of a 400 KB key.
+    import tracemalloc
+
+    client, device = signed_in
+    body = json.dumps({"k" * 400_000: [0] * 150_000 + ["\udc00"]})
+    tracemalloc.start()
+    try:
+        error = assert_refused(send(client, "post", f"/api/devices/{device}/commands", body))
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert error["code"] == "invalid_text"
+    assert len(error["details"]["field"]) <= 200
+    assert peak < 200 * 1024 * 1024
+
+
+def test_an_input_item_whose_type_is_not_text_is_refused_not_a_500(signed_in):
+    client, device = signed_in
+    for kind in ([], {}, 5, None):
+        item = {"type": kind}
+        body = json.dumps({"name": "startTurn", "params": {"threadId": "t", "input": [item]}})
+        error = assert_refused(send(client, "post", f"/api/devices/{device}/commands", body))
+        assert error["code"] == "invalid_params"

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -77,6 +79,7 @@ def test_the_dev_relay_starts_migrates_bootstraps_and_answers(tmp_path):
     assert "Daphne" in output
 
 
+@pytest.mark.own_deployment
 def test_a_device_frame_over_the_limit_is_answered_with_close_1009(tmp_path):
     import websocket
 
@@ -100,6 +103,7 @@ def test_a_device_frame_over_the_limit_is_answered_with_close_1009(tmp_path):
         ws.close()
 
 
+@pytest.mark.own_deployment
 def test_the_access_log_never_shows_a_setup_links_flow_or_code(tmp_path):
     from .live import sqlite_relay
 
@@ -118,3 +122,16 @@ def test_the_access_log_never_shows_a_setup_links_flow_or_code(tmp_path):
     logged = access.read_text()
     assert '"GET /desktop/setup"' in logged
     assert "flw_secretflow" not in logged and "ABCD-2345" not in logged
+
+
+def test_the_relay_server_adds_its_defaults_and_application_unless_given():
+    from codexpanel.serve import APPLICATION, SERVER_MESSAGE_BYTES, arguments
+
+    plain = arguments(["-b", "127.0.0.1", "-p", "8001"])
+    assert plain[-1] == APPLICATION
+    assert plain[plain.index("--websocket-max-message-size") + 1] == str(SERVER_MESSAGE_BYTES)
+    # An endpoint string is not an application; an operator's own choices are kept.
+    assert arguments(["-e", "tcp:8000"])[-1] == APPLICATION
+    mine = arguments(["--websocket-max-message-size=9000000", "my.site:application"])
+    assert mine.count(APPLICATION) == 0
+    assert not any(arg == "--websocket-max-message-size" for arg in mine)

@@ -166,6 +166,7 @@ def test_a_command_and_its_events_cross_between_two_relay_processes(relays):
     resumed.close()
 
 
+@pytest.mark.own_deployment
 def test_two_deployments_sharing_one_redis_database_never_hear_each_other(tmp_path):
     require(port_open("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
     import redis
