@@ -181,6 +181,9 @@ def test_a_person_answers_an_mcp_servers_form_and_page_from_the_phone(mcp_page, 
         "content": {"channel": "beta", "replicas": 3, "note": "ship it", "notify": False},
     }
 
+    # Each turn ends before the next is sent (sent during a turn, a message steers it).
+    page.get_by_text("Turn completed").nth(0).wait_for()
+
     # A page to open, from another tool of that server: its own approval, once this time.
     send(page, "[mcp:release:open_link]")
     tool.get_by_text("open_link", exact=True).wait_for()
@@ -194,6 +197,8 @@ def test_a_person_answers_an_mcp_servers_form_and_page_from_the_phone(mcp_page, 
     link_card.get_by_role("button", name="I have finished there").tap()
     opened_page = elicited(page, world, 2)  # Codex hands the server an empty content
     assert opened_page["action"] == "accept" and not opened_page["content"]
+
+    page.get_by_text("Turn completed").nth(1).wait_for()
 
     # fill_form was allowed for the session: Codex asks only the server's own form now.
     send(page, "[mcp:release:fill_form]")
