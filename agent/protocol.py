@@ -309,16 +309,21 @@ def validate_command_params(name: str, params: Any) -> None:
         code, where = problem
         text = PROBLEMS[code]
         raise ProtocolError("invalid_params", f"params.{where} {text}", field=f"params.{where}")
-    try:
-        check_shape(params, COMMANDS[name])
-    except ShapeError as error:
-        raise ProtocolError(
-            "invalid_params", f"params.{error}", field=f"params.{error.field}"
-        ) from None
+    _fits(params, COMMANDS[name], "params")
     if name == "resolveApproval":
         _answer(params)
     if isinstance(params.get("input"), list):
         _input_items(params["input"])
+
+
+def _fits(values: dict[str, Any], shape: Shape, where: str) -> None:
+    """Check values against their declared shape; a refusal names the field (where.name)."""
+    try:
+        check_shape(values, shape)
+    except ShapeError as error:
+        raise ProtocolError(
+            "invalid_params", f"{where}.{error}", field=f"{where}.{error.field}"
+        ) from None
 
 
 def _answer(params: dict[str, Any]) -> None:
@@ -400,12 +405,7 @@ def _input_items(items: list[Any]) -> None:
             raise ProtocolError(
                 "invalid_params", f"{where}: input items are text or attachment", field=where
             )
-        try:
-            check_shape(item, INPUT_ITEMS[kind])
-        except ShapeError as error:
-            raise ProtocolError(
-                "invalid_params", f"{where}.{error}", field=f"{where}.{error.field}"
-            ) from None
+        _fits(item, INPUT_ITEMS[kind], where)
     attachments = sum(item["type"] == "attachment" for item in items)
     _require(
         attachments <= MAX_ATTACHMENTS,

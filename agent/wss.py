@@ -283,7 +283,11 @@ class DeviceWssClient:
         self.sent_upto = batch[-1]["seq"]
 
     def _send(self, ws: websocket.WebSocket, message: dict[str, Any]) -> None:
-        text = protocol.encode(protocol.repaired(message))
+        # Events were repaired as the outbox took them (agent/events.py); the rest (hello,
+        # heartbeats, results) is repaired here.
+        if message.get("type") != protocol.AGENT_EVENT:
+            message = protocol.repaired(message)
+        text = protocol.encode(message)
         for frame in protocol.split_frame(text, "r" + secrets.token_hex(6)):
             ws.send(frame)
 

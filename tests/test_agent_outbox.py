@@ -97,6 +97,19 @@ def test_a_large_frame_splits_into_chunks_that_reassemble_exactly():
     assert results[-1] == text
 
 
+@pytest.fixture
+def client(outbox) -> DeviceWssClient:
+    """The agent's socket client on the outbox, never connected."""
+    return DeviceWssClient(
+        "ws://relay.invalid/device-wss",
+        "cpd_token",
+        outbox,
+        on_command=lambda message: None,
+        hello_info=dict,
+        heartbeat_state=dict,
+    )
+
+
 class RecordingSocket:
     def __init__(self) -> None:
         self.frames: list[dict] = []
@@ -105,15 +118,7 @@ class RecordingSocket:
         self.frames.append(json.loads(text))
 
 
-def test_events_gather_while_a_frame_awaits_its_acknowledgement(outbox):
-    client = DeviceWssClient(
-        "ws://relay.invalid/device-wss",
-        "cpd_token",
-        outbox,
-        on_command=lambda message: None,
-        hello_info=dict,
-        heartbeat_state=dict,
-    )
+def test_events_gather_while_a_frame_awaits_its_acknowledgement(outbox, client):
     client.sent_upto = client.acked_upto = 0
     socket = RecordingSocket()
     outbox.append(event(1))
@@ -131,15 +136,7 @@ def test_events_gather_while_a_frame_awaits_its_acknowledgement(outbox):
     ]
 
 
-def test_an_event_the_relay_refuses_is_replaced_by_a_note_and_the_stream_goes_on(outbox):
-    client = DeviceWssClient(
-        "ws://relay.invalid/device-wss",
-        "cpd_token",
-        outbox,
-        on_command=lambda message: None,
-        hello_info=dict,
-        heartbeat_state=dict,
-    )
+def test_an_event_the_relay_refuses_is_replaced_by_a_note_and_the_stream_goes_on(outbox, client):
     client.sent_upto = client.acked_upto = 0
     socket = RecordingSocket()
     for n in range(1, 4):
@@ -176,17 +173,9 @@ def test_what_codex_reports_is_repaired_before_the_outbox_keeps_it(outbox):
     assert protocol.parse_frame(protocol.encode(frame), {protocol.AGENT_EVENT})
 
 
-def test_the_reconnect_wait_is_capped_and_starts_over_after_a_session_that_held(outbox):
+def test_the_reconnect_wait_is_capped_and_starts_over_after_a_session_that_held(client):
     from agent import wss
 
-    client = DeviceWssClient(
-        "ws://relay.invalid/device-wss",
-        "cpd_token",
-        outbox,
-        on_command=lambda message: None,
-        hello_info=dict,
-        heartbeat_state=dict,
-    )
     steps = iter(["down"] * 10 + ["cut short"] * 3 + ["held"] + ["down"] * 3 + ["stop"])
     waits: list[float] = []
 
