@@ -204,9 +204,14 @@ class Browser:
         return json.loads(data)
 
     def command(self, device_id: str, name: str = "listSessions") -> dict[str, Any]:
+        """A command and its result in two requests: POST, then GET ?wait."""
         base = f"/api/devices/{device_id}/commands"
         issued = self.call("POST", base, {"name": name, "params": {}})
         return self.call("GET", f"{base}/{issued['commandId']}?wait=10")
+
+    def command_in_one(self, device_id: str, name: str = "listSessions") -> dict[str, Any]:
+        """A command and its result in one request: POST ?wait."""
+        return self.call("POST", f"/api/devices/{device_id}/commands?wait=10", {"name": name})
 
 
 # --- figures -----------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 from channels.auth import AuthMiddlewareStack
 from django.urls import path
 
-from devices.consumers import DeviceSocketConsumer
-from devices.streams import EventStreamConsumer
+from devices.realtime.device_socket import DeviceSocketConsumer
+from devices.realtime.streams import EventStreamConsumer
 
 # Agents send no Origin and no cookies: the device token is their only identity (DEV-2).
 device_websocket_urlpatterns = [path("device-wss", DeviceSocketConsumer.as_asgi())]

@@ -12,8 +12,8 @@ from accounts.models import User
 from agent import protocol
 
 from .access import visible_devices
-from .eventlog import serialize
 from .models import Event
+from .realtime.eventlog import serialize
 
 # How many recent approval requests one look considers: far more than a person leaves
 # unanswered, and a bound on the work a single request does.

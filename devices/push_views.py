@@ -20,9 +20,10 @@ from codexpanel.errors import ActionError, rate_limited
 from codexpanel.net import client_network
 from codexpanel.query import text
 
-from . import commands, push
+from . import push
 from .access import Use, authorize_device
 from .models import PUSH_KINDS
+from .realtime import commands
 from .views import SignedInView
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409, 429)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .groups import device_group, publish_now, user_group
+from .realtime.groups import device_group, publish_now, user_group
 
 
 def close_revoked_device(

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Device
-from .presence import reconnecting_until
+from .realtime.presence import reconnecting_until
 
 
 class DeviceSerializer(serializers.Serializer):

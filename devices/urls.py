@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import attachment_views, command_views, console_views, push_views, views
+from . import attachment_views, console_views, push_views, views
+from .realtime import command_views
 
 app_name = "devices"
 

@@ -9,8 +9,8 @@ import pytest
 
 from codexpanel import clock
 from codexpanel.errors import ActionError
-from devices.commands import issue_command
 from devices.models import Command, Device
+from devices.realtime.commands import issue_command
 
 from .realtime import make_device
 from .test_attention import Agent

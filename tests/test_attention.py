@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from devices.eventlog import record_agent_events
 from devices.models import Event
-from devices.presence import disconnect
+from devices.realtime.eventlog import record_agent_events
+from devices.realtime.presence import disconnect
 
 from .realtime import make_device
 

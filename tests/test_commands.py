@@ -14,9 +14,10 @@ from django.test import AsyncClient, override_settings
 
 from agent import protocol
 from codexpanel import clock as relay_clock
-from devices.commands import expire_commands
-from devices.groups import publish
 from devices.models import Command, Event
+from devices.realtime.commands import expire_commands
+from devices.realtime.groups import publish
+from devices.realtime.sweeper import record_held
 
 from .realtime import connect_agent, db, events, next_of_type
 
@@ -142,8 +143,8 @@ async def test_a_command_accepted_while_the_channel_layer_is_down_still_reaches_
     monkeypatch.setattr(get_channel_layer(), "group_send", unreachable)
     issued = await send(console, device, "listSessions")
     assert issued.status_code == 202, issued.json()
-    # No nudge arrived; the next heartbeat finds the command in the database.
-    await socket.send_json_to({"type": protocol.HEARTBEAT, "state": {}})
+    # No nudge arrived; the process's next look for its devices' commands finds it.
+    await record_held()
     delivered = await next_of_type(socket, "server.command")
     assert delivered["commandId"] == issued.json()["commandId"]
     await socket.disconnect()
@@ -311,7 +312,7 @@ async def test_commands_that_expired_unanswered_free_their_place(paired, console
         await next_of_type(socket, "server.command")
     clock.advance(minutes=11)
     await publish(await db(expire_commands)())
-    await socket.send_json_to({"type": "device.heartbeat"})
+    await record_held()  # the device is still heard from
     late = (await send(console, device, "listSessions")).json()["commandId"]
     assert (await next_of_type(socket, "server.command"))["commandId"] == late
     await socket.disconnect()

@@ -213,7 +213,7 @@ def test_a_person_answers_an_mcp_servers_form_and_page_from_the_phone(mcp_page, 
 OFFER_NETWORK_RULE = """
 import django; django.setup()
 from django.db import transaction
-from devices.eventlog import record_relay_event_locked
+from devices.realtime.eventlog import record_relay_event_locked
 from devices.models import Device
 rule = {"applyNetworkPolicyAmendment": {"network_policy_amendment":
     {"host": "pypi.org", "action": "allow"}}}

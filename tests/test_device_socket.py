@@ -11,11 +11,13 @@ import pytest
 from accounts.models import User
 from agent import protocol
 from agent.protocol import Close
-from devices import presence
 from devices.actions import revoke_device_token, set_device_enabled
-from devices.eventlog import record_agent_events
-from devices.groups import publish
 from devices.models import Device, DeviceToken, Event
+from devices.realtime import presence
+from devices.realtime.eventlog import record_agent_events
+from devices.realtime.groups import publish
+from devices.realtime.hub import hub
+from devices.realtime.sweeper import record_held
 
 from .realtime import (
     closed_with,
@@ -178,6 +180,38 @@ async def test_heartbeats_keep_the_device_online_and_report_its_control_state(pa
     kinds = await db(lambda: list(Event.objects.values_list("event_type", flat=True)))()
     assert kinds.count("device.controlState") == 2
     await socket.disconnect()
+
+
+async def test_a_heartbeat_with_nothing_new_waits_for_the_process_batch(paired, clock, monkeypatch):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    connected = (await db(Device.objects.get)(pk=device.pk)).last_heartbeat_at
+    looked = []
+    monkeypatch.setattr(presence, "heartbeat", lambda *args: looked.append(args))
+    clock.advance(seconds=15)
+    await socket.send_json_to({"type": "device.heartbeat", "state": {}})
+    await socket.send_json_to(events(1, 1))  # frames are handled in order
+    await next_of_type(socket, "event.ack")
+    assert looked == []
+    assert (await db(Device.objects.get)(pk=device.pk)).last_heartbeat_at == connected
+    await record_held()
+    assert (await db(Device.objects.get)(pk=device.pk)).last_heartbeat_at == clock.current
+    await socket.disconnect()
+
+
+async def test_a_socket_whose_agent_went_quiet_is_left_out_of_the_batch_and_closed(paired, clock):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    consumer = hub().held[device.pk]
+    consumer.last_heartbeat -= 46  # as if its last beat came 46 s ago
+    connected = (await db(Device.objects.get)(pk=device.pk)).last_heartbeat_at
+    clock.advance(seconds=15)
+    await record_held()
+    assert await closed_with(socket) == Close.HEARTBEAT_TIMEOUT
+    stored = await db(Device.objects.get)(pk=device.pk)
+    assert stored.last_heartbeat_at == connected
+    assert not stored.online and stored.offline_reason == "heartbeat_timeout"
+    assert device.pk not in hub().held
 
 
 async def test_closing_the_socket_makes_the_device_offline_at_once(paired):
@@ -461,24 +495,29 @@ def _disable_owner(device) -> None:
         (_disable_owner, "owner_disabled", Close.OWNER_DISABLED),
     ],
 )
-async def test_access_ended_behind_the_layers_back_ends_the_socket_at_the_next_heartbeat(
+async def test_access_ended_behind_the_layers_back_ends_the_socket_at_the_next_batch_of_beats(
     paired, end, code, close
 ):
     device, token = paired
     socket, _welcome = await connect_agent(token)
     await socket.send_json_to({"type": "device.heartbeat"})
+    await record_held()
     # Ended with no message on the channel layer, as if that message had been dropped.
     await db(end)(device)
     await socket.send_json_to({"type": "device.heartbeat"})
+    await record_held()
     assert (await next_of_type(socket, "error"))["code"] == code
     assert await closed_with(socket) == close
 
 
-async def test_a_socket_that_no_longer_holds_its_device_closes_at_its_next_heartbeat(paired):
+async def test_a_socket_that_no_longer_holds_its_device_closes_at_the_next_batch_of_beats(
+    paired,
+):
     device, token = paired
     socket, _welcome = await connect_agent(token)
     await db(Device.objects.filter(pk=device.pk).update)(connection="someone-else")
     await socket.send_json_to({"type": "device.heartbeat"})
+    await record_held()
     assert await closed_with(socket) == Close.REPLACED
 
 

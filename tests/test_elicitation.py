@@ -11,9 +11,9 @@ import pytest
 from agent.protocol import ProtocolError, validate_command_params
 from codexpanel import clock
 from codexpanel.errors import ActionError
-from devices.commands import issue_command
 from devices.models import Command, Device, Event
 from devices.push_sender import message_for
+from devices.realtime.commands import issue_command
 
 from .fakes.mcp_server import FORM_MESSAGE, FORM_SCHEMA, LINK, LINK_MESSAGE
 from .realtime import make_device

@@ -7,8 +7,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from devices.eventlog import record_agent_events
 from devices.models import Device, Event
+from devices.realtime.eventlog import record_agent_events
 
 from .realtime import events, make_device
 

@@ -10,8 +10,8 @@ import pytest
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.test import override_settings
 
-from devices.eventlog import live_messages, record_agent_events
-from devices.groups import publish, user_events_group, user_group
+from devices.realtime.eventlog import live_messages, record_agent_events
+from devices.realtime.groups import publish, user_events_group, user_group
 
 from .realtime import Stream, connect_agent, db, events, make_device, next_of_type, session_of
 
@@ -224,3 +224,31 @@ async def test_an_empty_last_event_id_is_no_position_and_starts_at_the_tail(pair
     stream = Stream(await db(session_of)(ada), last_event_id="")
     await opened(stream)
     await stream.close()
+
+
+async def _members(group: str) -> int:
+    """How many channels the channel layer counts in a group, on either layer."""
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        return len(layer.groups.get(group, {}))
+    async with layer.connection(layer.consistent_hash(group)) as connection:
+        return await connection.zcard(layer._group_key(group))
+
+
+async def test_every_tab_of_one_person_in_a_process_is_one_member_of_their_group(paired, ada):
+    device, _token = paired
+    session = await db(session_of)(ada)
+    tabs = [Stream(session) for _ in range(5)]
+    for tab in tabs:
+        await opened(tab)
+    assert await _members(user_events_group(ada.pk)) == 1
+    await record(device, 1, 2)
+    for tab in tabs:
+        assert [(await tab.next_event())[0] for _ in range(2)] == [1, 2]
+    for tab in tabs[:-1]:
+        await tab.close()
+    assert await _members(user_events_group(ada.pk)) == 1  # the last tab still follows
+    await record(device, 3, 1)
+    assert (await tabs[-1].next_event())[0] == 3
+    await tabs[-1].close()
+    assert await _members(user_events_group(ada.pk)) == 0

@@ -232,8 +232,8 @@ def test_a_relay_process_killed_mid_turn_loses_and_repeats_nothing(tmp_path, ser
 PROBES = """
 import time, django; django.setup()
 from django.db import transaction
-from devices.eventlog import live_messages, record_relay_event_locked
-from devices.groups import publish_now
+from devices.realtime.eventlog import live_messages, record_relay_event_locked
+from devices.realtime.groups import publish_now
 from devices.models import Device
 for n in range(20):
     with transaction.atomic():

@@ -13,7 +13,7 @@ import pytest
 from accounts.models import User
 from codexpanel import clock
 from devices.models import Command, Device, PushAction, PushSubscription
-from devices.presence import disconnect
+from devices.realtime.presence import disconnect
 
 from .fakes.push_service import PushService, b64decode
 from .pairing import Person, csrf_token

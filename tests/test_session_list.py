@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from devices.commands import issue_command
-from devices.presence import disconnect
+from devices.realtime.commands import issue_command
+from devices.realtime.presence import disconnect
 
 from .realtime import make_device
 from .test_attention import Agent

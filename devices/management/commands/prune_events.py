@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from devices.attachments import prune_attachments
-from devices.eventlog import prune_events
+from devices.realtime.eventlog import prune_events
 
 
 class Command(BaseCommand):

@@ -1,9 +1,10 @@
 """The only writers of commands (SPEC DEV-3): issue, deliver, answer, expire.
 
 A command is stored before anything is sent, so it survives any relay process: the process
-holding the device's socket is nudged through the channel layer, and also picks up what
-waits for it when the device connects and on every heartbeat, so a nudge the channel layer
-dropped only delays a command. Delivery is at least once; the agent runs each command id
+holding the device's socket is nudged through the channel layer with the command itself,
+and also picks up what waits for it when the device connects and, once a heartbeat
+interval, for all its sockets at once (devices.realtime.sweeper), so a nudge the channel
+layer dropped only delays a command. Delivery is at least once; the agent runs each command id
 once and answers a repeat with the stored result.
 """
 
@@ -24,10 +25,10 @@ from agent import protocol
 from codexpanel import clock
 from codexpanel.errors import ActionError
 
-from .approvals import check_answer
+from ..approvals import check_answer
+from ..models import Command, Device
 from .eventlog import live_messages, record_relay_event_locked
 from .groups import Message, command_group, device_group, publish_after_commit
-from .models import Command, Device
 from .presence import is_online
 
 ID_PREFIX = "cmd_"
@@ -62,11 +63,22 @@ def _ttl() -> timedelta:
     return timedelta(seconds=settings.CODEXPANEL_COMMAND_TTL_SECONDS)
 
 
+def new_command_id() -> str:
+    return ID_PREFIX + secrets.token_urlsafe(12)
+
+
 @transaction.atomic
 def issue_command(
-    user: User, device: Device, name: str, params: Any, *, queue: bool = False
+    user: User,
+    device: Device,
+    name: str,
+    params: Any,
+    *,
+    queue: bool = False,
+    command_id: str | None = None,
 ) -> Command:
-    """Store a command for a device the caller may operate (authorized by the caller)."""
+    """Store a command for a device the caller may operate (authorized by the caller).
+    A caller that listens for the result before issuing names the id (new_command_id)."""
     name = protocol.LEGACY_COMMANDS.get(name, name)
     try:
         protocol.validate_command_params(name, params)
@@ -84,7 +96,7 @@ def issue_command(
         )
     now = clock.now()
     command = Command.objects.create(
-        command_id=ID_PREFIX + secrets.token_urlsafe(12),
+        command_id=command_id or new_command_id(),
         device=device,
         issued_by=user,
         name=name,
@@ -92,8 +104,39 @@ def issue_command(
         created_at=now,
         expires_at=now + _ttl(),
     )
-    publish_after_commit([(device_group(device.pk), {"type": "device.commands"})])
+    nudge = {"type": "device.commands", "command": wire_message(command)}
+    publish_after_commit([(device_group(device.pk), nudge)])
     return command
+
+
+def in_flight_limit() -> int:
+    return settings.CODEXPANEL_COMMANDS_IN_FLIGHT
+
+
+def claim(device_pk: int, command_id: str) -> bool:
+    """Mark one queued command sent, if no socket claimed it yet and it has not expired."""
+    return bool(
+        Command.objects.filter(
+            device_id=device_pk,
+            command_id=command_id,
+            status=Command.Status.QUEUED,
+            expires_at__gt=clock.now(),
+        ).update(status=Command.Status.SENT, sent_at=clock.now(), deliveries=F("deliveries") + 1)
+    )
+
+
+def devices_with_queued(device_pks: list[int]) -> set[int]:
+    """Which of these devices have commands waiting to be sent."""
+    found: set[int] = set()
+    for start in range(0, len(device_pks), 500):
+        found |= set(
+            Command.objects.filter(
+                device_id__in=device_pks[start : start + 500],
+                status=Command.Status.QUEUED,
+                expires_at__gt=clock.now(),
+            ).values_list("device_id", flat=True)
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -101,6 +144,7 @@ class Deliveries:
     still_open: set[str]
     claimed: list[Command]
     messages: list[Message]  # what to publish for commands failed as undeliverable
+    more: bool = False  # whether more may wait than there was room for
 
 
 def claim_deliveries(device_pk: int, in_flight: set[str], redeliver: bool) -> Deliveries:
@@ -121,13 +165,13 @@ def claim_deliveries(device_pk: int, in_flight: set[str], redeliver: bool) -> De
             expires_at__gt=now,
         ).values_list("command_id", flat=True)
     )
-    room = settings.CODEXPANEL_COMMANDS_IN_FLIGHT - len(still_open)
+    room = in_flight_limit() - len(still_open)
     if room <= 0:
-        return Deliveries(still_open, [], [])
+        return Deliveries(still_open, [], [], more=True)
     waiting = Q(status=Command.Status.QUEUED)
     if redeliver:
         waiting |= Q(status=Command.Status.SENT)
-    candidates = (
+    candidates = list(
         Command.objects.filter(waiting, device_id=device_pk, expires_at__gt=now)
         .exclude(command_id__in=still_open)
         .select_related("device")
@@ -144,7 +188,7 @@ def claim_deliveries(device_pk: int, in_flight: set[str], redeliver: bool) -> De
         )
         if sent:
             claimed.append(command)
-    return Deliveries(still_open, claimed, messages)
+    return Deliveries(still_open, claimed, messages, more=len(candidates) == room)
 
 
 @transaction.atomic
@@ -205,7 +249,11 @@ def _finished_messages(command: Command) -> list[Message]:
         thread_id=str(command.params.get("threadId") or "")[:256],
     )
     return [
-        (command_group(command.command_id), {"type": "command.finished"}),
+        # The finished command itself: whoever waits answers with it, reading nothing.
+        (
+            command_group(command.command_id),
+            {"type": "command.finished", "command": serialize(command)},
+        ),
         *live_messages(device, [event]),
     ]
 

@@ -23,11 +23,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from agent import __version__, protocol
 from agent.protocol import Close
 
+from ..actions import DeviceTokenRefused, resolve_device_token
 from . import commands, presence
-from .actions import DeviceTokenRefused, resolve_device_token
 from .eventlog import live_messages, record_agent_events
 from .groups import device_group, publish, user_group
-from .layer_recovery import RecoversFromLayerFailure
+from .hub import hub
+from .listening import Listener
 from .sweeper import ensure_sweeper
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ REVOKE_CLOSE = {
 }
 
 
-class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
+class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
     device_pk: int | None = None
     groups_joined: list[str] = []
 
@@ -56,6 +57,9 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
         self.token_pk: int | None = None
         self.recorded_control: dict[str, Any] | None = None
         self.in_flight: set[str] = set()
+        # Whether commands may be waiting in the database beyond what this socket sent:
+        # until a look finds none, each answer looks again.
+        self.backlog = True
         self.chunks = protocol.Reassembler()
         self.closing = False
         self.last_heartbeat = time.monotonic()
@@ -171,12 +175,10 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
             return
         device = device_token.device
         self.device_pk, self.owner_pk, self.token_pk = device.pk, device.owner_id, device_token.pk
-        self.groups_joined = [device_group(device.pk), user_group(device.owner_id)]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self.follow([device_group(device.pk), user_group(device.owner_id)])
         # One socket per device: an older one (a reconnect racing a dead connection) goes.
-        await self.channel_layer.group_send(
-            device_group(device.pk), {"type": "device.superseded", "channel": self.channel_name}
+        await publish(
+            [(device_group(device.pk), {"type": "device.superseded", "channel": self.channel_name})]
         )
         try:
             connected = await database_sync_to_async(presence.connect)(
@@ -186,6 +188,7 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
             await self._end_access(ended.reason)
             return
         self.last_heartbeat = time.monotonic()
+        hub().held[device.pk] = self
         await self._send(
             {
                 "type": protocol.WELCOME,
@@ -197,7 +200,6 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
             }
         )
         await publish(connected.messages)
-        self.tasks.append(asyncio.create_task(self._watch_heartbeats()))
         ensure_sweeper()
         await self._deliver(redeliver=True)
 
@@ -217,11 +219,17 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
     # --- after hello ----------------------------------------------------------------------
 
     async def _heartbeat(self, message: dict[str, Any]) -> None:
+        """A beat is noted here and written with the process's others (sweeper); one that
+        reports a new control state is recorded at once, for the person to see."""
         self.last_heartbeat = time.monotonic()
-        state = message.get("state")
+        control = (message.get("state") or {}).get("controlState")
+        if isinstance(control, dict) and control != self.recorded_control:
+            await self._check_hold(control)
+
+    async def _check_hold(self, control: dict[str, Any] | None = None) -> None:
         try:
             messages = await database_sync_to_async(presence.heartbeat)(
-                self.device_pk, self.token_pk, self.channel_name, state, self.recorded_control
+                self.device_pk, self.token_pk, self.channel_name, control
             )
         except presence.Replaced:
             await self._close(Close.REPLACED, reason="replaced")
@@ -229,21 +237,14 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
         except presence.AccessEnded as ended:
             await self._end_access(ended.reason)
             return
-        control = (state or {}).get("controlState")
-        if isinstance(control, dict):
+        if control is not None:
             self.recorded_control = control
         await publish(messages)
-        await self._deliver(redeliver=False)
 
-    async def _watch_heartbeats(self) -> None:
-        """Close a socket whose heartbeats stopped: the TCP connection may hang for long."""
-        interval = presence.heartbeat_interval()
-        limit = interval * protocol.STALE_AFTER_INTERVALS
-        while not self.closing:
-            await asyncio.sleep(interval)
-            if time.monotonic() - self.last_heartbeat > limit:
-                await self._close(Close.HEARTBEAT_TIMEOUT, reason="heartbeat_timeout")
-                return
+    def beating(self) -> bool:
+        """Whether this socket's heartbeats are coming, for the process's batch."""
+        limit = presence.heartbeat_interval() * protocol.STALE_AFTER_INTERVALS
+        return not self.closing and time.monotonic() - self.last_heartbeat <= limit
 
     async def _events(self, message: dict[str, Any]) -> None:
         recorded = await database_sync_to_async(record_agent_events)(
@@ -265,7 +266,8 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
         self.in_flight.discard(message["commandId"])
         answered = await database_sync_to_async(commands.record_result)(self.device_pk, message)
         await publish(answered.messages)
-        await self._deliver(redeliver=False)
+        if self.backlog:
+            await self._deliver(redeliver=False)
 
     async def _deliver(self, redeliver: bool) -> None:
         deliveries = await database_sync_to_async(commands.claim_deliveries)(
@@ -273,6 +275,7 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
         )
         # Commands that expired unanswered no longer take a place.
         self.in_flight &= deliveries.still_open
+        self.backlog = deliveries.more
         if deliveries.messages:
             await publish(deliveries.messages)
         for command in deliveries.claimed:
@@ -282,8 +285,33 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
     # --- channel-layer messages -----------------------------------------------------------
 
     async def device_commands(self, message: dict[str, Any]) -> None:
+        """A command was stored for this device. The nudge carries it, so unless others
+        wait before it, claiming it is one conditional update; else the queue is read."""
+        if self.device_pk is None:
+            return
+        wire = message.get("command")
+        if (
+            isinstance(wire, dict)
+            and not self.backlog
+            and len(self.in_flight) < commands.in_flight_limit()
+            and protocol.json_problem(wire) is None
+        ):
+            if await database_sync_to_async(commands.claim)(self.device_pk, wire["commandId"]):
+                self.in_flight.add(wire["commandId"])
+                await self._send(wire)
+            return
+        await self._deliver(redeliver=False)
+
+    async def device_quiet(self, message: dict[str, Any]) -> None:
+        # Its heartbeats stopped (seen by the process's sweep): the TCP connection may
+        # hang for long, so the relay ends it.
+        if not self.beating():
+            await self._close(Close.HEARTBEAT_TIMEOUT, reason="heartbeat_timeout")
+
+    async def device_check(self, message: dict[str, Any]) -> None:
+        # The process's batch of heartbeats could not record this socket's: find out why.
         if self.device_pk is not None:
-            await self._deliver(redeliver=False)
+            await self._check_hold()
 
     async def device_superseded(self, message: dict[str, Any]) -> None:
         if message["channel"] != self.channel_name:
@@ -344,9 +372,10 @@ class DeviceSocketConsumer(RecoversFromLayerFailure, AsyncWebsocketConsumer):
         if self.device_pk is None:
             return
         device_pk, self.device_pk = self.device_pk, None
-        groups, self.groups_joined = self.groups_joined, []
-        for group in groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        held = hub().held
+        if held.get(device_pk) is self:
+            del held[device_pk]
+        await self.unfollow_all()
         messages = await database_sync_to_async(presence.disconnect)(
             device_pk, self.channel_name, reason
         )

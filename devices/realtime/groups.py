@@ -4,10 +4,11 @@ A state change is committed first and announced after: the async socket code awa
 `publish` once its database work has returned, and sync code (views, actions, admin)
 calls `publish_after_commit`, so no listener ever hears of a row that rolled back.
 
-A message is only a nudge: every listener also finds what it needs in the database (a
-device socket picks commands up at each heartbeat, a stream resyncs from the log at each
-keep-alive, a waiting caller reads again each second). So when the channel layer is down,
-the change stands and the caller is told it succeeded; the failure is logged, not raised.
+A message is only a nudge: every listener also finds what it needs in the database (the
+process holding a device looks for its commands once a heartbeat interval, a stream
+resyncs from the log at each keep-alive, a waiting caller reads again each second). So
+when the channel layer is down, the change stands and the caller is told it succeeded; the
+failure is logged, not raised.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ async def publish(messages: list[Message]) -> None:
     layer = get_channel_layer()
     for group, message in messages:
         try:
-            await layer.group_send(group, message)
+            # Each process hears a group once and hands the message on by its name.
+            await layer.group_send(group, {**message, "group": group})
         except Exception:
             log.warning("could not announce %s to %s", message.get("type"), group, exc_info=True)
 

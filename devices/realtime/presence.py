@@ -1,9 +1,11 @@
 """Online and offline (SPEC DEV-2): which socket holds a device, its heartbeats, and the
 sweep that declares silent devices offline from any relay process.
 
-A device is online while a socket holds it and its heartbeats keep coming. The process
-holding the socket records each heartbeat; any process may find a device whose heartbeats
-stopped (its process died, or the connection hangs) and mark it offline. Each change of
+A device is online while a socket holds it and its heartbeats keep coming. The socket
+notes each beat in memory; the process holding it writes the beats of all its sockets to
+the database once a heartbeat interval, in a few queries (record_beats), and a beat that
+reports a new control state at once. Any process may find a device whose beats stopped
+being recorded (its process died, or the connection hangs) and mark it offline. Each change of
 state is logged once as an event, because each is a conditional update under the device
 row's lock.
 """
@@ -21,9 +23,9 @@ from accounts.models import User
 from agent.protocol import STALE_AFTER_INTERVALS
 from codexpanel import clock
 
+from ..models import Device, DeviceToken
 from .eventlog import live_messages, record_relay_event_locked
 from .groups import Message, device_group
-from .models import Device, DeviceToken
 
 
 def heartbeat_interval() -> int:
@@ -129,32 +131,45 @@ class Replaced(Exception):
     """Another socket holds the device now."""
 
 
+# Rows a batch of heartbeats reads and writes per query: well under SQLite's limit on
+# query parameters.
+BEATS_PER_QUERY = 500
+
+
+def record_beats(held: dict[int, tuple[int, str]]) -> set[int]:
+    """Record at once the heartbeats of the devices one process's sockets hold: `held`
+    maps each device pk to the socket's token pk and channel. A few queries whatever the
+    number, instead of one per beat. Returns the devices whose socket no longer holds
+    them or whose access ended: each finds out why with `heartbeat` and closes."""
+    now = clock.now()
+    refused: set[int] = set()
+    pks = list(held)
+    for start in range(0, len(pks), BEATS_PER_QUERY):
+        chunk = pks[start : start + BEATS_PER_QUERY]
+        tokens = {held[pk][0] for pk in chunk}
+        valid = set(
+            DeviceToken.objects.filter(pk__in=tokens, revoked_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        holding = Device.objects.filter(
+            pk__in=chunk, enabled=True, owner__is_active=True
+        ).values_list("pk", "connection")
+        beating = [
+            pk for pk, connection in holding if (held[pk][0] in valid and connection == held[pk][1])
+        ]
+        Device.objects.filter(pk__in=beating).update(
+            last_heartbeat_at=now, last_seen_at=now, online=True
+        )
+        refused |= set(chunk) - set(beating)
+    return refused
+
+
 def heartbeat(
-    device_pk: int,
-    token_pk: int,
-    channel: str,
-    state: dict[str, Any] | None,
-    recorded_control: dict[str, Any] | None = None,
+    device_pk: int, token_pk: int, channel: str, control: dict[str, Any] | None = None
 ) -> list[Message]:
-    """Record a heartbeat from the socket holding the device, and the control state it
-    reports (SPEC §6) when that changed. Raises Replaced or AccessEnded when the socket
-    should close. `recorded_control` is the control state this socket last recorded."""
-    control = (state or {}).get("controlState")
-    if not isinstance(control, dict) or control == recorded_control:
-        # Most beats report nothing new: one conditional update re-checks the socket's hold,
-        # the token, the device and the owner, and records the beat. Only when it matches
-        # nothing does the locked path find out why.
-        now = clock.now()
-        beat = Device.objects.filter(
-            pk=device_pk,
-            connection=channel,
-            enabled=True,
-            owner__is_active=True,
-            tokens__pk=token_pk,
-            tokens__revoked_at__isnull=True,
-        ).update(last_heartbeat_at=now, last_seen_at=now, online=True)
-        if beat:
-            return []
+    """Record one socket's heartbeat now, with the control state it reports (SPEC §6)
+    when that changed. Raises Replaced or AccessEnded when the socket should close."""
     return _locked_heartbeat(device_pk, token_pk, channel, control)
 
 

@@ -1,5 +1,5 @@
 """Commands and event history over HTTP (SPEC DEV-3, DEV-5): thin views over
-devices.commands and devices.eventlog."""
+devices.realtime.commands and devices.realtime.eventlog."""
 
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ from codexpanel.errors import ActionError, error_response
 from codexpanel.jsonbody import parse_body, too_large
 from codexpanel.query import whole_number
 
+from ..access import Use, authorize_device, operates_any_device
+from ..models import Command
+from ..views import SignedInView
 from . import commands
-from .access import Use, authorize_device, operates_any_device
 from .eventlog import REPLAY_PAGE, StreamScope
 from .groups import command_group
-from .models import Command
-from .views import SignedInView
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409)}
 
@@ -130,32 +130,57 @@ def _command_for(user: object, device_id: str, command_id: str) -> Command:
     return commands.find_command(device, command_id)
 
 
+class _Waiter:
+    """Listens for one command's news from before it is issued, so the result comes
+    with the news and nothing is read again; a check of the database every second
+    covers a dropped message."""
+
+    def __init__(self, command_id: str) -> None:
+        self.command_id = command_id
+        self.group = command_group(command_id)
+        self.layer = get_channel_layer()
+        self.channel = ""
+
+    async def __aenter__(self) -> _Waiter:
+        self.channel = await self.layer.new_channel()
+        await self.layer.group_add(self.group, self.channel)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):  # the membership expires in Redis by itself
+            await self.layer.group_discard(self.group, self.channel)
+
+    async def finished(self, user: object, device_id: str, seconds: float) -> dict[str, Any] | None:
+        """The finished command, serialized, or None when time ran out first."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                news = await asyncio.wait_for(
+                    self.layer.receive(self.channel), timeout=min(1.0, remaining)
+                )
+                if news.get("command", {}).get("commandId") == self.command_id:
+                    return news["command"]
+            command = await database_sync_to_async(_command_for)(user, device_id, self.command_id)
+            if command.finished:
+                return commands.serialize(command)
+        return None
+
+
 async def _wait_until_finished(
     user: object, device_id: str, command: Command, seconds: float
-) -> Command:
-    """Block until the command finishes or time runs out. The channel layer brings the
-    news at once; a check of the database every second covers a dropped message."""
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    group = command_group(command.command_id)
-    await layer.group_add(group, channel)
-    deadline = time.monotonic() + seconds
-    try:
+) -> tuple[dict[str, Any], bool]:
+    """The command once finished, or as it stands when time runs out; and whether it
+    finished."""
+    async with _Waiter(command.command_id) as waiter:
         # Read again now that we listen: a result that landed between the caller's read
         # and the subscription sent its news to nobody, and would cost a whole poll.
         command = await database_sync_to_async(_command_for)(user, device_id, command.command_id)
-        while not command.finished:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(layer.receive(channel), timeout=min(1.0, remaining))
-            command = await database_sync_to_async(_command_for)(
-                user, device_id, command.command_id
-            )
-    finally:
-        await layer.group_discard(group, channel)
-    return command
+        if command.finished:
+            return commands.serialize(command), True
+        finished = await waiter.finished(user, device_id, seconds)
+    if finished is not None:
+        return finished, True
+    return commands.serialize(command), False
 
 
 def _wait_seconds(request: HttpRequest) -> float | None:
@@ -176,7 +201,7 @@ def _wait_refused() -> JsonResponse:
     )
 
 
-def _issue(user: object, device_id: str, raw: bytes) -> Command:
+def _issue(user: object, device_id: str, raw: bytes, command_id: str) -> Command:
     device = authorize_device(user, device_id, Use.OPERATE)
     data = CommandRequestSerializer(data=parse_body(raw))
     if not data.is_valid():
@@ -188,6 +213,7 @@ def _issue(user: object, device_id: str, raw: bytes) -> Command:
         data.validated_data["name"],
         data.validated_data["params"],
         queue=data.validated_data["queue"],
+        command_id=command_id,
     )
 
 
@@ -213,22 +239,27 @@ async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
     wait = _wait_seconds(request)
     if wait is None:
         return _wait_refused()
-    try:
-        command = await database_sync_to_async(_issue)(user, device_id, raw)
-    except ActionError as error:
-        return error_response(
-            error.code,
-            error.message,
-            error.status,
-            retry_after=error.retry_after,
-            details=error.details,
-        )
-    if wait and not command.finished:
-        command = await _wait_until_finished(user, device_id, command, wait)
+    command_id = commands.new_command_id()
+    async with _Waiter(command_id) as waiter:
+        try:
+            command = await database_sync_to_async(_issue)(user, device_id, raw, command_id)
+        except ActionError as error:
+            return error_response(
+                error.code,
+                error.message,
+                error.status,
+                retry_after=error.retry_after,
+                details=error.details,
+            )
+        answer, finished = commands.serialize(command), command.finished
+        if wait and not finished and command.command_id == command_id:
+            news = await waiter.finished(user, device_id, wait)
+            answer, finished = news or answer, news is not None
+    if wait and not finished and command.command_id != command_id:
+        # A repeated answer to an approval: the command it repeats is the one to wait for.
+        answer, finished = await _wait_until_finished(user, device_id, command, wait)
     return JsonResponse(
-        commands.serialize(command),
-        status=200 if command.finished else 202,
-        json_dumps_params={"ensure_ascii": False},
+        answer, status=200 if finished else 202, json_dumps_params={"ensure_ascii": False}
     )
 
 
@@ -262,6 +293,7 @@ async def command_detail(request: HttpRequest, device_id: str, command_id: str) 
         command = await database_sync_to_async(_command_for)(user, device_id, command_id)
     except ActionError as error:
         return error_response(error.code, error.message, error.status)
+    answer = commands.serialize(command)
     if wait and not command.finished:
-        command = await _wait_until_finished(user, device_id, command, wait)
-    return JsonResponse(commands.serialize(command), json_dumps_params={"ensure_ascii": False})
+        answer, _finished = await _wait_until_finished(user, device_id, command, wait)
+    return JsonResponse(answer, json_dumps_params={"ensure_ascii": False})

@@ -19,8 +19,8 @@ from django.utils.dateparse import parse_datetime
 
 from codexpanel import clock
 
+from ..models import Device, Event, UserEventCounter
 from .groups import Message, device_events_group, user_events_group
-from .models import Device, Event, UserEventCounter
 
 # Larger payloads travel through the channel layer as a reference the stream loads.
 LIVE_PAYLOAD_LIMIT = 64 * 1024
@@ -83,7 +83,7 @@ def _locked_device(device_pk: int) -> Device:
 
 def _push_after_commit(events: list[Event]) -> None:
     """Hand the events to Web Push once they are stored for good; nothing waits on it."""
-    from .push_sender import events_recorded
+    from ..push_sender import events_recorded
 
     positions = [(event.device_id, event.stream_seq, event.event_type) for event in events]
     transaction.on_commit(lambda: events_recorded(positions))

@@ -1,6 +1,8 @@
-"""The background sweep each relay process runs while it holds sockets or streams: marks
-silent devices offline, expires overdue commands, and prunes old events. Every step is a
-conditional update, so any number of processes may sweep at once."""
+"""The background sweep each relay process runs while it holds sockets or streams, once a
+heartbeat interval: records the beats of the devices its own sockets hold and hands them
+commands that wait in the database (a nudge the channel layer dropped), marks silent
+devices offline whichever process held them, expires overdue commands, and prunes old
+events. Every step is a conditional update, so any number of processes may sweep at once."""
 
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ import weakref
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from ..attachments import prune_attachments
+from ..push import prune_actions
 from . import commands, presence
-from .attachments import prune_attachments
 from .eventlog import prune_events
 from .groups import Message, publish
-from .push import prune_actions
+from .hub import hub
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +33,32 @@ def sweep_once() -> list[Message]:
     return presence.sweep_stale() + commands.expire_commands()
 
 
+async def record_held() -> None:
+    """This process's share: one batch for all its sockets' beats, one look for commands
+    waiting for any of them, and an end to sockets whose beats stopped."""
+    held = {}
+    for pk, socket in hub().held.items():
+        if socket.beating():
+            held[pk] = socket
+        else:
+            socket.hand({"type": "device.quiet"})
+    if not held:
+        return
+    beats = {pk: (socket.token_pk, socket.channel_name) for pk, socket in held.items()}
+    for pk in await database_sync_to_async(presence.record_beats)(beats):
+        held[pk].hand({"type": "device.check"})
+    for pk in await database_sync_to_async(commands.devices_with_queued)(list(held)):
+        held[pk].hand({"type": "device.commands"})
+
+
 async def _run() -> None:
     last_prune = 0.0
     while True:
         await asyncio.sleep(presence.heartbeat_interval())
         try:
+            await record_held()
             await publish(await database_sync_to_async(sweep_once)())
+            await hub().renew_if_due()
             if time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
                 await database_sync_to_async(prune_events)()
                 await database_sync_to_async(prune_attachments)()

@@ -1,6 +1,6 @@
 """GET /events: the browsers' live event stream, as Server-Sent Events (SPEC DEV-5).
 
-A stream counts positions contiguously (see devices.eventlog.StreamScope). It joins its
+A stream counts positions contiguously (see devices.realtime.eventlog.StreamScope). It joins its
 channel-layer groups before reading the log, so nothing published meanwhile is missed: the
 channel layer holds it until the replay is sent, and anything at or below the last position
 sent is skipped. A live event more than one past that position means the channel layer
@@ -30,10 +30,11 @@ from django.utils.translation import gettext as _
 from codexpanel.errors import ActionError, error_body
 from codexpanel.retired import DEVICE_GATEWAY
 
-from .access import Use, authorize_device, operates_any_device
+from ..access import Use, authorize_device, operates_any_device
 from .eventlog import StreamScope, load_event
 from .groups import device_events_group, user_events_group, user_group
-from .layer_recovery import RecoversFromLayerFailure
+from .hub import hub
+from .listening import Listener
 from .sweeper import ensure_sweeper
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,27 @@ def parse_stream_request(scope: dict[str, Any], query: dict[str, list[str]]) -> 
     )
 
 
-class EventStreamConsumer(RecoversFromLayerFailure, AsyncHttpConsumer):
+# Where an event's text is kept once written: the hub hands one message to every stream of
+# the process following it, and each writes the same text (only its position differs).
+ENCODED = "\x00sse"
+
+
+async def _encoded(event: dict[str, Any]) -> str:
+    data = event.get(ENCODED)
+    if data is None:
+        whole = event
+        if event.get("payloadOmitted"):
+            whole = await database_sync_to_async(load_event)(event["id"]) or event
+        data = json.dumps(
+            {key: value for key, value in whole.items() if key not in ("ownerPk", ENCODED)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        event[ENCODED] = data
+    return data
+
+
+class EventStreamConsumer(Listener, AsyncHttpConsumer):
     finished = False
     headers_sent = False
     keepalive: asyncio.Task[None] | None = None
@@ -190,9 +211,7 @@ class EventStreamConsumer(RecoversFromLayerFailure, AsyncHttpConsumer):
             groups.append(user_events_group(user.pk))
         else:
             groups.append(device_events_group(self.stream.device_pk))
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined = groups
+        await self.follow(groups)
 
         self.sent_bytes = 0
         # The keep-alive's resync and channel-layer messages both send from the log; one at
@@ -227,11 +246,7 @@ class EventStreamConsumer(RecoversFromLayerFailure, AsyncHttpConsumer):
     async def _send_event(self, event: dict[str, Any]) -> None:
         position = self.stream.position(event)
         if self.stream.matches(event):
-            if event.get("payloadOmitted"):
-                event = await database_sync_to_async(load_event)(event["id"]) or event
-            event = {key: value for key, value in event.items() if key != "ownerPk"}
-            data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-            await self._write(f"id: {position}\ndata: {data}\n\n")
+            await self._write(f"id: {position}\ndata: {await _encoded(event)}\n\n")
         self.position = position
         if self.sent_bytes >= settings.CODEXPANEL_STREAM_MAX_BYTES:
             # The browser reconnects with Last-Event-ID and resumes exactly here.
@@ -268,8 +283,7 @@ class EventStreamConsumer(RecoversFromLayerFailure, AsyncHttpConsumer):
                 await self._catch_up(until=None)
 
     async def _resync(self) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await hub().resubscribe(self.groups_joined)
         async with self.sending:
             await self._catch_up(until=None)
 
@@ -302,6 +316,4 @@ class EventStreamConsumer(RecoversFromLayerFailure, AsyncHttpConsumer):
         self.finished = True
         if self.keepalive is not None and self.keepalive is not asyncio.current_task():
             self.keepalive.cancel()
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined = []
+        await self.unfollow_all()

@@ -1,0 +1,159 @@
+"""Consumers that hear their groups through the process's hub and come back by themselves
+when the channel layer does (SPEC §9).
+
+A consumer's messages come from two places, merged in its own task in arrival order: the
+channel layer (its own channel) and the hub, which hands it what its groups received.
+
+When Redis restarts, the restarted server has forgotten every group membership, and
+whoever waits on the layer at that moment sees an error. The first failure anyone in this
+process sees starts one recovery: once the layer answers again, the hub joins all its
+groups anew and every consumer catches up on what it missed (recovered()).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .hub import hub
+
+log = logging.getLogger(__name__)
+
+RETRY_START, RETRY_MAX = 0.1, 1.0
+# A consumer that falls this far behind its messages loses the oldest: each is a nudge
+# whose content the log or the database also holds (see devices.realtime.groups).
+INBOX_LIMIT = 1000
+# Every consumer of this process that listens, the recovery under way, and whether the
+# layer failed again while it ran (then it starts over).
+_listening: weakref.WeakSet[Listener] = weakref.WeakSet()
+_recovery: asyncio.Task[None] | None = None
+_failed_again = False
+
+
+class Listener:
+    """Mixin for a Channels consumer: join groups with `follow()`, leave them all with
+    `unfollow_all()`, and override `recovered()`."""
+
+    channel_layer: Any
+    channel_name: str
+    groups_joined: list[str] = []
+
+    async def follow(self, groups: list[str]) -> None:
+        joined = list(self.groups_joined)
+        self.groups_joined = joined
+        for group in groups:
+            await hub().join(group, self)
+            joined.append(group)
+
+    async def unfollow_all(self) -> None:
+        groups, self.groups_joined = self.groups_joined, []
+        for group in groups:
+            await hub().leave(group, self)
+
+    def hand(self, message: dict[str, Any]) -> None:
+        """A message for this consumer from elsewhere in the process."""
+        inbox = self.__dict__.get("_inbox")
+        if inbox is None:
+            return  # not listening yet, or any more
+        if len(inbox) >= INBOX_LIMIT:
+            inbox.popleft()
+            log.warning("consumer %s fell behind; dropped its oldest message", self.channel_name)
+        inbox.append(message)
+        self._wake.set()
+
+    async def recovered(self) -> None:
+        """Called once the layer answers again after a failure, in the consumer's own
+        task, so it never races the consumer's work."""
+
+    async def layer_recovered(self, message: dict[str, Any]) -> None:
+        await self.recovered()
+
+    # AsyncConsumer.__call__ assigns channel_receive before its message loop starts; the
+    # property wraps what it assigns.
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        return self._merged_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        _listening.add(self)
+        self._inbox: collections.deque[dict[str, Any]] = collections.deque()
+        self._wake = asyncio.Event()
+        pending: asyncio.Future[dict[str, Any]] | None = None
+
+        async def resilient() -> dict[str, Any]:
+            delay = RETRY_START
+            while True:
+                try:
+                    return await receive()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    if cancelled():
+                        raise asyncio.CancelledError from error
+                    start_recovery(error)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX)
+
+        async def merged() -> dict[str, Any]:
+            nonlocal pending
+            try:
+                while True:
+                    if self._inbox:
+                        return self._inbox.popleft()
+                    if pending is None:
+                        pending = asyncio.ensure_future(resilient())
+                    self._wake.clear()
+                    woken = asyncio.ensure_future(self._wake.wait())
+                    try:
+                        await asyncio.wait({pending, woken}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        woken.cancel()
+                    if pending.done():
+                        done, pending = pending, None
+                        return done.result()
+            except asyncio.CancelledError:
+                # The consumer ends: nothing more is received for it.
+                if pending is not None:
+                    pending.cancel()
+                self.__dict__["_inbox"] = None
+                raise
+
+        self._merged_receive = merged
+
+
+def cancelled() -> bool:
+    """Whether the running task is being cancelled: the channel layer may report a
+    cancelled read as an error of its own, which must not be retried."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def start_recovery(error: Exception) -> None:
+    global _recovery, _failed_again
+    if _recovery is not None and not _recovery.done():
+        _failed_again = True
+        return
+    log.warning("channel layer failed (%r); listening again once it is back", error)
+    _recovery = asyncio.get_running_loop().create_task(_recover_all())
+
+
+async def _recover_all() -> None:
+    global _failed_again
+    delay = RETRY_START
+    while True:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX)
+        _failed_again = False
+        if not await hub().rejoin_all():
+            continue
+        if _failed_again:
+            continue  # away again while joining: a group may have been lost meanwhile
+        break
+    for consumer in list(_listening):
+        consumer.hand({"type": "layer.recovered"})
+    log.warning("channel layer back; this process joined its groups again")
