@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent.host import HostRuntime, RuntimeSettings
 from agent.protocol import device_wss_url
 
@@ -26,14 +28,19 @@ from .live import Browser, Relay, sqlite_relay
 
 ROOT = Path(__file__).resolve().parent.parent
 CODEX = Path(os.environ.get("CODEXPANEL_TEST_CODEX", ROOT / ".tools/codex/node_modules/.bin/codex"))
+CODEX_INSTALL = "scripts/install-codex"
+# The newest release on npm, which the *_newest test modules run the same tests on.
+NEWEST_CODEX = ROOT / ".tools/codex-newest/node_modules/.bin/codex"
 
 
 def codex_path() -> str:
-    require(
-        CODEX.exists(),
-        f"the Codex CLI at {CODEX} (scripts/install-codex)",
-    )
+    require(CODEX.exists(), f"the Codex CLI at {CODEX} ({CODEX_INSTALL})")
     return str(CODEX)
+
+
+def on_the_newest_codex(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "CODEX", NEWEST_CODEX)
+    monkeypatch.setattr(sys.modules[__name__], "CODEX_INSTALL", "scripts/install-codex newest")
 
 
 @dataclass
@@ -123,6 +130,8 @@ def codex_world(
 AGENT_PROCESS = """
 import json, sys, threading
 from pathlib import Path
+import pytest
+
 from agent.host import HostRuntime, RuntimeSettings
 raw = json.loads(sys.argv[1])
 for key in ("state_dir", "log_dir"):
