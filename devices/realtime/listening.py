@@ -19,6 +19,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from channels.consumer import get_handler_name
+
 from .hub import hub
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,16 @@ class Listener:
             log.warning("consumer %s fell behind; dropped its oldest message", self.channel_name)
         inbox.append(message)
         self._wake.set()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """As Channels dispatches, without its hop to the database thread before every
+        message (aclose_old_connections): this consumer's database work runs through
+        database_sync_to_async, which closes stale connections around each call anyway,
+        and a heartbeat — most of what a device sends — touches no database at all."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def recovered(self) -> None:
         """Called once the layer answers again after a failure, in the consumer's own

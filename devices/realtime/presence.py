@@ -146,22 +146,16 @@ def record_beats(held: dict[int, tuple[int, str]]) -> set[int]:
     pks = list(held)
     for start in range(0, len(pks), BEATS_PER_QUERY):
         chunk = pks[start : start + BEATS_PER_QUERY]
-        tokens = {held[pk][0] for pk in chunk}
-        valid = set(
-            DeviceToken.objects.filter(pk__in=tokens, revoked_at__isnull=True).values_list(
-                "pk", flat=True
-            )
-        )
+        # One row per device whose owner and device are enabled, for each of its live
+        # tokens: the socket holds it if one row names the socket's token and channel.
         holding = Device.objects.filter(
-            pk__in=chunk, enabled=True, owner__is_active=True
-        ).values_list("pk", "connection")
-        beating = [
-            pk for pk, connection in holding if (held[pk][0] in valid and connection == held[pk][1])
-        ]
+            pk__in=chunk, enabled=True, owner__is_active=True, tokens__revoked_at__isnull=True
+        ).values_list("pk", "connection", "tokens__pk")
+        beating = {pk for pk, connection, token in holding if held[pk] == (token, connection)}
         Device.objects.filter(pk__in=beating).update(
             last_heartbeat_at=now, last_seen_at=now, online=True
         )
-        refused |= set(chunk) - set(beating)
+        refused |= set(chunk) - beating
     return refused
 
 
