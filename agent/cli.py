@@ -15,11 +15,11 @@ from typing import Any
 
 import click
 
-from . import __version__, autostart, config, update
+from . import __version__, autostart, config, lifecycle, update
 from .codex_discovery import find_codex
 from .host import HostRuntime, RuntimeSettings
 from .installer import Options, install
-from .panel import Panel, new_token
+from .panel import Panel, local_status, new_token
 from .relay_client import RelayClient, RelayError
 from .terminal import Failure, say
 
@@ -29,7 +29,7 @@ RETIRED = {
     "gateway.",
     "--no-tunnel": "--no-tunnel has been retired: device traffic uses the server WSS gateway.",
 }
-COMMANDS = {"install", "login", "run", "status", "update", "uninstall"}
+COMMANDS = {"install", "login", "run", "start", "stop", "status", "update", "uninstall"}
 
 
 def _install_options(function: Any) -> Any:
@@ -42,8 +42,16 @@ def _install_options(function: Any) -> Any:
         click.option("--no-browser", is_flag=True, help="do not open a browser"),
         click.option("--no-autostart", is_flag=True, help="do not start at logon"),
         click.option("--no-start", is_flag=True, hidden=True),
-        click.option("--dry-run", is_flag=True, help="print the resolved details only"),
-        click.option("--print-command", is_flag=True, help="print the one-line installer"),
+        click.option(
+            "--dry-run",
+            is_flag=True,
+            help="check the relay and Codex and show the plan, change nothing",
+        ),
+        click.option(
+            "--print-command",
+            is_flag=True,
+            help="print the one-line installers for this relay and exit",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -59,7 +67,8 @@ def main() -> None:
 @main.command("install")
 @_install_options
 def install_command(**options: Any) -> None:
-    """Pair this computer with your account and start the agent."""
+    """Pair this computer with your account and start the agent; on a paired computer,
+    change its settings and keep the pairing."""
     install(Options(**options))
 
 
@@ -67,16 +76,31 @@ def install_command(**options: Any) -> None:
 @_install_options
 def login_command(**options: Any) -> None:
     """Pair again (for example with --token-login) and restart the agent."""
-    install(Options(**options))
+    install(Options(**options, pair_again=True))
 
 
 @main.command("run")
-def run_command() -> None:
+@click.option(
+    "--codex-path", envvar="CODEXPANEL_CODEX_PATH", help="the Codex CLI to run, over the saved one"
+)
+@click.option(
+    "--workspace",
+    "--cwd",
+    "workspace",
+    envvar="CODEXPANEL_WORKSPACE",
+    help="the folder Codex works in, over the saved one",
+)
+def run_command(codex_path: str | None, workspace: str | None) -> None:
     """Run the host runtime in the foreground (autostart runs this)."""
     if os.name == "posix":
         os.umask(0o077)  # the outbox and logs hold code, diffs and command output
     settings = config.load()
-    lock = config.single_instance(config.config_path().parent / "agent.lock")
+    codex = find_codex(codex_path) if codex_path else settings.get("codexPath") or find_codex()
+    if workspace:
+        workspace = str(Path(workspace).expanduser().resolve())
+        if not Path(workspace).is_dir():
+            raise Failure(f"No folder at {workspace}", "工作目录不存在")
+    lock = config.single_instance(lifecycle.lock_file(config.config_path().parent))
     if lock is None:
         say("The agent is already running", "agent 已在运行")
         return
@@ -98,8 +122,8 @@ def run_command() -> None:
             relay_url=settings["relayUrl"],
             device_wss_url=settings["deviceWssUrl"],
             device_token=settings["deviceToken"],
-            workspace=settings["workspace"],
-            codex_path=settings.get("codexPath") or find_codex(),
+            workspace=workspace or settings["workspace"],
+            codex_path=codex,
             state_dir=config.config_path().parent / "state",
             control_state=settings.get("controlState") or {},
             log_dir=log_path.parent,
@@ -114,7 +138,7 @@ def run_command() -> None:
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())
-    pid_file = config.config_path().parent / "agent.pid"
+    pid_file = lifecycle.pid_file(config.config_path().parent)
     pid_file.write_text(str(os.getpid()))
     try:
         runtime.start()
@@ -170,10 +194,8 @@ def uninstall_command(yes: bool) -> None:
     directory = config.config_path().parent
     if not yes:
         click.confirm(f"Remove the agent and {directory}?", abort=True)
-    pid_file = directory / "agent.pid"
-    if pid_file.exists():
-        with contextlib.suppress(OSError, ValueError):  # not running any more
-            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+    with contextlib.suppress(Failure):  # removed all the same
+        lifecycle.stop(directory)
     for entry in autostart.unregister():
         click.echo(f"Removed {entry}")
     if directory.exists():
@@ -185,14 +207,59 @@ def uninstall_command(yes: bool) -> None:
     )
 
 
+@main.command("start")
+def start_command() -> None:
+    """Start the agent in the background, if it is not running."""
+    settings = config.load()
+    directory = config.config_path().parent
+    pid = lifecycle.running_pid(directory)
+    if pid is not None:
+        say(f"The agent is already running (pid {pid or '?'})", "agent 已在运行")
+        return
+    log_path = Path(settings.get("logPath") or config.log_dir() / "agent.log")
+    lifecycle.start(config.config_path(), directory / "app", log_path)
+    pid = lifecycle.wait_started(directory)
+    if not pid:
+        raise Failure(
+            "The agent did not start", "agent 未能启动", f"Its log may say why: {log_path}"
+        )
+    say(f"The agent runs in the background (pid {pid})", "agent 已在后台运行", fg="green")
+
+
+@main.command("stop")
+def stop_command() -> None:
+    """Stop the background agent; it starts again at the next logon or with `start`."""
+    config.load()  # a clear message on a computer that was never paired
+    pid = lifecycle.stop(config.config_path().parent)
+    if pid is None:
+        say("The agent is not running", "agent 未在运行")
+    else:
+        say(f"Stopped the agent (pid {pid})", "agent 已停止", fg="green")
+
+
 @main.command("status")
 def status_command() -> None:
-    """Show this computer's binding and whether the relay sees it online."""
+    """Show this computer's binding, the agent process, its relay connection and Codex."""
     settings = config.load()
+    directory = config.config_path().parent
     click.echo(f"Relay: {settings['relayUrl']}")
     click.echo(f"Device: {settings.get('deviceName')} ({settings['deviceId']})")
     click.echo(f"Workspace: {settings['workspace']}")
     click.echo(f"Config: {config.config_path()}")
+    pid = lifecycle.running_pid(directory)
+    live = local_status(settings) if pid is not None else None
+    if pid is None:
+        say("Agent: not running (`python -m agent start`)", "agent 未运行", fg="yellow")
+    else:
+        click.echo(f"Agent: running (pid {pid or '?'})")
+    if live is not None:
+        codex = live.get("codex") or {}
+        click.echo(f"Relay connection: {live['wss']['state']}")
+        click.echo(f"Codex: {codex.get('version') or '?'} ({codex.get('stdioBridge')})")
+        if codex.get("versionNote"):
+            say(codex["versionNote"], fg="yellow")
+        errors = [codex.get("error"), live.get("lastHeartbeatError"), live.get("lastError")]
+        click.echo(f"Last error: {next((e for e in errors if e), 'none')}")
     try:
         device = RelayClient(settings["relayUrl"]).get(
             "/api/agent/device", token=settings["deviceToken"]

@@ -1,9 +1,11 @@
 """Finding the Codex CLI (SPEC AGT-2): --codex-path or CODEXPANEL_CODEX_PATH, `codex` on
-PATH, the npm global prefix, then well-known install locations."""
+PATH, the npm global prefix, then well-known install locations; and which Codex versions
+this agent was tested with."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +13,31 @@ from pathlib import Path
 from .terminal import Failure
 
 NAMES = ("codex.cmd", "codex.exe", "codex") if os.name == "nt" else ("codex",)
+# The oldest and newest `codex app-server` this agent's tests ran on, end to end.
+TESTED = ((0, 169, 0), (0, 171, 0))
+
+
+def version_from_user_agent(user_agent: str) -> str | None:
+    """The Codex version in app-server's initialize answer: "<client>/<version> (…)"."""
+    found = re.match(r"[^/\s]+/(\d+\.\d+\.\d+\S*)", user_agent or "")
+    return found.group(1) if found else None
+
+
+def version_note(version: str | None) -> str | None:
+    """A plain sentence when this Codex is outside the tested range, else None."""
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", version or "")
+    if found is None:
+        return None
+    number = tuple(int(part) for part in found.groups())
+    tested = "–".join(".".join(map(str, end)) for end in TESTED)
+    if number < TESTED[0]:
+        return f"Codex {version} is older than this agent was tested with ({tested}); update Codex."
+    if number > TESTED[1]:
+        return (
+            f"Codex {version} is newer than this agent was tested with ({tested}); "
+            "it may still work."
+        )
+    return None
 
 
 def _npm_prefix() -> Path | None:

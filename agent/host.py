@@ -21,6 +21,7 @@ from typing import Any
 
 from . import __version__, control, protocol, update
 from .appserver import AppServer, AppServerError
+from .codex_discovery import version_from_user_agent, version_note
 from .events import COALESCE_WINDOW, MAX_EVENT_BYTES, EventWriter
 from .handlers import CommandFailed, handle_command
 from .outbox import Outbox
@@ -76,6 +77,7 @@ class HostRuntime:
         self.instance = secrets.token_urlsafe(12)
         self.codex_state = "stopped"
         self.codex_error: str | None = None
+        self.codex_version: str | None = None
         self.stopping = threading.Event()
         self.restarts = 0
         self.on_control_change: list[Any] = []
@@ -176,7 +178,7 @@ class HostRuntime:
             )
             self.codex_state = "starting"
         try:
-            self.codex.start()
+            started = self.codex.start()
         except (OSError, AppServerError) as exc:
             self.codex_state = "failed"
             self.codex_error = f"cannot start codex app-server: {exc}"
@@ -184,7 +186,14 @@ class HostRuntime:
             raise
         self.codex_state = "running"
         self.codex_error = None
-        self.emit(protocol.CODEX_STARTED, {"generation": generation})
+        self.codex_version = version_from_user_agent(str(started.get("userAgent") or ""))
+        note = version_note(self.codex_version)
+        if note:
+            log.warning(note)
+        self.emit(
+            protocol.CODEX_STARTED,
+            {"generation": generation, "version": self.codex_version, "versionNote": note},
+        )
 
     def restart_codex(self, reason: str) -> None:
         with self.lock:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 import webbrowser
@@ -19,7 +17,7 @@ from typing import Any
 import click
 import segno
 
-from . import __version__, autostart, config, profile, release
+from . import __version__, autostart, config, lifecycle, profile, release
 from .codex_discovery import find_codex
 from .control import DEFAULT as DEFAULT_CONTROL
 from .install_commands import install_commands
@@ -53,6 +51,8 @@ class Options:
     no_start: bool = False
     dry_run: bool = False
     print_command: bool = False
+    # `login`: pair again even when the saved pairing still holds.
+    pair_again: bool = False
 
 
 @dataclass
@@ -68,12 +68,7 @@ class Plan:
 
 def plan(options: Options) -> Plan:
     workspace = options.workspace or os.environ.get("CODEXPANEL_WORKSPACE") or os.getcwd()
-    try:
-        codex: str | None = find_codex(options.codex_path)
-    except Failure:
-        if not options.dry_run:
-            raise
-        codex = None
+    codex = find_codex(options.codex_path)
     return Plan(
         relay_url=resolve_server(options.server),
         workspace=str(Path(workspace).expanduser().resolve()),
@@ -87,14 +82,15 @@ def plan(options: Options) -> Plan:
     )
 
 
-def show(details: Plan) -> None:
+def show(details: Plan, manifest: dict[str, Any]) -> None:
     say("Relay", "服务器")
     click.echo(f"  {details.relay_url}")
     for label, value in [
+        ("Agent release", f"{manifest['agentVersion']} ({len(manifest['files'])} files)"),
         ("Device id", details.device_id),
         ("Device name", details.device_name),
         ("Workspace", details.workspace),
-        ("Codex", details.codex_path or "not found (npm i -g @openai/codex)"),
+        ("Codex", details.codex_path),
         ("Install directory", str(details.directory)),
         ("Config", str(details.config_path)),
         ("Device socket", device_wss_url(details.relay_url)),
@@ -122,24 +118,55 @@ def _print_link(started: dict[str, Any]) -> None:
         segno.make(started["verificationUrl"], error="l").terminal(compact=True)
 
 
+def waiting_line(seconds_left: float) -> str:
+    minutes, seconds = divmod(max(0, int(seconds_left)), 60)
+    left = f"{minutes}:{seconds:02d}"
+    return f"Waiting for approval… {left} left / 等待批准… 剩余 {left}"
+
+
+def _show_waiting(seconds_left: float) -> None:
+    # On a terminal the line rewrites itself each second; in a log, a line each minute.
+    if sys.stdout.isatty():
+        click.echo("\r" + waiting_line(seconds_left) + " ", nl=False)
+    elif int(seconds_left) % 60 == 0:
+        click.echo(waiting_line(seconds_left))
+
+
 def _poll(client: RelayClient, started: dict[str, Any]) -> dict[str, Any]:
     interval = float(started.get("interval") or 5)
     deadline = time.monotonic() + min(SETUP_TIMEOUT, started.get("expiresIn") or SETUP_TIMEOUT)
     body = {"flowId": started["flowId"], "flowSecret": started["flowSecret"]}
-    while time.monotonic() < deadline:
-        time.sleep(interval)
-        try:
-            answer = client.post("/api/desktop/setup/poll", body)
-        except RelayError as error:
-            if error.code == "slow_down":
-                interval = float((error.details or {}).get("interval") or interval + 5)
+    next_poll = time.monotonic() + interval
+    try:
+        while time.monotonic() < deadline:
+            _show_waiting(deadline - time.monotonic())
+            time.sleep(max(0.0, min(1.0, next_poll - time.monotonic())))
+            if time.monotonic() < next_poll:
                 continue
-            raise Failure(error.message) from None
-        if answer.get("deviceToken"):
-            return answer
-        if answer["status"] in ("expired", "denied"):
-            raise Failure(f"Setup {answer['status']}", "绑定未完成", "Run the installer again.")
-    raise Failure("Setup login timed out after 10 minutes.", "绑定超时")
+            next_poll = time.monotonic() + interval
+            try:
+                answer = client.post("/api/desktop/setup/poll", body)
+            except RelayError as error:
+                if error.code == "slow_down":
+                    interval = float((error.details or {}).get("interval") or interval + 5)
+                    continue
+                raise Failure(error.message) from None
+            if answer.get("deviceToken"):
+                return answer
+            if answer["status"] == "denied":
+                raise Failure(
+                    "The pairing was denied in the browser",
+                    "绑定已被拒绝",
+                    "Run the installer again.",
+                )
+            if answer["status"] == "expired":
+                raise Failure(
+                    "The pairing link expired", "绑定链接已过期", "Run the installer again."
+                )
+    finally:
+        if sys.stdout.isatty():
+            click.echo()
+    raise Failure("Setup login timed out after 10 minutes.", "绑定超时", "Run the installer again.")
 
 
 def _token_login(client: RelayClient, started: dict[str, Any]) -> dict[str, Any]:
@@ -149,8 +176,10 @@ def _token_login(client: RelayClient, started: dict[str, Any]) -> dict[str, Any]
     )
     body = {"flowId": started["flowId"], "flowSecret": started["flowSecret"]}
     for _attempt in range(3):
+        # Hidden as a password is: the token pairs a computer with the account.
         token = click.prompt(
-            "One-time CodexPanel terminal token from setup page", hide_input=False
+            "One-time terminal token from the setup page / 设置页面上的一次性终端 token",
+            hide_input=True,
         ).strip()
         try:
             return client.post("/api/iam/desktop/setup/login-token", {**body, "token": token})
@@ -190,38 +219,6 @@ def _clean_node_era(directory: Path) -> None:
             target.unlink()
 
 
-def stop_running_agent(directory: Path) -> None:
-    """A reinstall replaces the running agent: it holds the old token."""
-    pid_file = directory / "agent.pid"
-    try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError):
-        return
-    deadline = time.monotonic() + 10
-    while pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-
-
-def start_runtime(config_file: Path, app_dir: Path, log_file: Path) -> int:
-    """Start `python -m agent run` in the background from the installed release."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CODEXPANEL_AGENT_CONFIG": str(config_file), "PYTHONPATH": str(app_dir)}
-    with log_file.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agent", "run"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            # Not the release folder: Windows cannot rename a process's working folder,
-            # and updates replace the release by renaming.
-            cwd=str(app_dir.parent),
-        )
-    return process.pid
-
-
 def _wait_online(client: RelayClient, token: str) -> bool:
     for _check in range(ONLINE_CHECKS):
         time.sleep(1.5)
@@ -246,10 +243,22 @@ def _open_panel(config_path: Path, open_browser: bool) -> None:
             webbrowser.open(url)
 
 
+def print_commands(server: str | None) -> None:
+    """The one-line installers for this relay, to run on another computer."""
+    commands = install_commands(resolve_server(server))
+    say("Install the agent on another computer with", "在其他电脑上用以下命令安装 agent")
+    click.echo(f"  macOS / Linux: {commands['unix']}")
+    click.echo(f"  Windows (PowerShell): {commands['windows']}")
+
+
 def install(options: Options) -> None:
+    if options.print_command:
+        print_commands(options.server)
+        return
     details = plan(options)
     if options.dry_run:
-        show(details)
+        # Everything the real install checks before it changes anything, the same way.
+        show(details, release.fetch_manifest(RelayClient(details.relay_url)))
         say("Dry run: nothing was installed", "仅预览,未安装")
         return
     log_file = details.directory / "logs" / "agent.log"
@@ -262,11 +271,25 @@ def install(options: Options) -> None:
         raise
 
 
-def _install(options: Options, details: Plan, log_file: Path) -> None:
-    client = RelayClient(details.relay_url)
-    manifest = release.fetch_manifest(client)
-    staged = details.directory / "app.staged"
-    release.download(client, manifest, staged)
+def _kept_binding(client: RelayClient, details: Plan) -> dict[str, Any] | None:
+    """The saved settings of this computer's pairing with this relay, if the relay still
+    accepts its token: installing again then changes the settings and keeps the pairing."""
+    try:
+        current = config.load(details.config_path)
+    except Failure:
+        return None
+    if current.get("deviceId") != details.device_id or current.get("relayUrl") != (
+        details.relay_url
+    ):
+        return None
+    try:
+        client.get("/api/agent/device", token=current["deviceToken"])
+    except RelayError:
+        return None  # revoked, removed or disabled: pair again
+    return current
+
+
+def _pair(options: Options, client: RelayClient, details: Plan, manifest: dict[str, Any]) -> Any:
     started = client.post(
         "/api/desktop/setup/start",
         {
@@ -280,45 +303,68 @@ def _install(options: Options, details: Plan, log_file: Path) -> None:
     )
     _print_link(started)
     if options.token_login:
-        approval = _token_login(client, started)
-    else:
-        if not options.no_browser:
-            click.prompt(
-                "Resources are ready. Press Enter to open the browser and bind this computer.",
-                default="",
-                show_default=False,
-            )
-            webbrowser.open(started["verificationUrl"])
-        approval = _poll(client, started)
+        return _token_login(client, started)
+    if not options.no_browser:
+        click.prompt(
+            "Resources are ready. Press Enter to open the browser and bind this computer.",
+            default="",
+            show_default=False,
+        )
+        webbrowser.open(started["verificationUrl"])
+    return _poll(client, started)
+
+
+def _install(options: Options, details: Plan, log_file: Path) -> None:
+    client = RelayClient(details.relay_url)
+    manifest = release.fetch_manifest(client)
+    staged = details.directory / "app.staged"
+    release.download(client, manifest, staged)
+    kept = None if options.pair_again else _kept_binding(client, details)
+    approval = None if kept is not None else _pair(options, client, details, manifest)
     app_dir = details.directory / "app"
-    stop_running_agent(details.directory)
+    lifecycle.stop(details.directory)
     release.switch(staged, app_dir)
     _clean_node_era(details.directory)
+    binding = (
+        {key: kept[key] for key in ("userId", "deviceToken", "controlState") if key in kept}
+        if kept is not None
+        else {
+            "userId": approval["userId"],
+            "deviceToken": approval["deviceToken"],
+            "controlState": dict(DEFAULT_CONTROL),
+        }
+    )
     settings = {
         "relayUrl": details.relay_url,
-        "userId": approval["userId"],
         "deviceId": details.device_id,
         "deviceName": details.device_name,
-        "deviceToken": approval["deviceToken"],
         "deviceWssUrl": device_wss_url(details.relay_url),
         "workspace": details.workspace,
         "codexPath": details.codex_path,
         "providerTransport": "stdio://",
         "logPath": str(log_file),
         "agentVersion": manifest["agentVersion"],
-        "controlState": dict(DEFAULT_CONTROL),
+        **binding,
     }
     config.save(settings, details.config_path)
-    client.post(
-        "/api/desktop/setup/complete",
-        {
-            "setupToken": approval["setupToken"],
-            "agentVersion": manifest["agentVersion"] or __version__,
-            "platform": profile.platform_name(),
-            "workspace": details.workspace,
-        },
-    )
-    say("Binding succeeded", "绑定成功", fg="green")
+    if approval is not None:
+        client.post(
+            "/api/desktop/setup/complete",
+            {
+                "setupToken": approval["setupToken"],
+                "agentVersion": manifest["agentVersion"] or __version__,
+                "platform": profile.platform_name(),
+                "workspace": details.workspace,
+            },
+        )
+        say("Binding succeeded", "绑定成功", fg="green")
+    else:
+        say(
+            "Already paired: the settings are updated and the pairing kept "
+            "(`python -m agent login` pairs again)",
+            "已绑定:设置已更新,绑定保持不变",
+            fg="green",
+        )
     if not options.no_autostart:
         launch = autostart.Launch(sys.executable, app_dir, details.config_path)
         try:
@@ -328,8 +374,15 @@ def _install(options: Options, details: Plan, log_file: Path) -> None:
             say(f"Could not set up start at logon: {error}", "开机启动设置失败", fg="yellow")
     if options.no_start:
         return
-    start_runtime(details.config_path, app_dir, log_file)
-    if _wait_online(client, approval["deviceToken"]):
+    lifecycle.start(details.config_path, app_dir, log_file)
+    pid = lifecycle.wait_started(details.directory)
+    if options.no_autostart:
+        say(
+            f"The agent runs in the background (pid {pid}) until this computer restarts; "
+            "`python -m agent stop` stops it, `python -m agent start` starts it again",
+            "agent 已在后台运行;用 python -m agent stop 停止",
+        )
+    if _wait_online(client, settings["deviceToken"]):
         say("This computer is online in the console", "电脑已在线", fg="green")
         _open_panel(details.config_path, open_browser=not options.no_browser)
     else:
@@ -340,6 +393,3 @@ def _install(options: Options, details: Plan, log_file: Path) -> None:
             fg="yellow",
         )
         click.echo(f"  Log: {log_file}")
-    if options.print_command:
-        commands = install_commands(details.relay_url)
-        click.echo(f"macOS/Linux: {commands['unix']}\nWindows: {commands['windows']}")

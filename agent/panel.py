@@ -9,6 +9,7 @@ import html
 import json
 import secrets
 import threading
+import urllib.request
 import webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import __version__
+from .codex_discovery import version_note
 
 if TYPE_CHECKING:
     from .host import HostRuntime
@@ -52,12 +54,34 @@ def status(runtime: HostRuntime, paths: dict[str, str]) -> dict[str, Any]:
         "lastHeartbeatAt": wss.get("lastHeartbeatAt"),
         "lastHeartbeatError": wss.get("lastHeartbeatError"),
         "wss": {"state": wss["state"], "lastCloseCode": wss.get("lastCloseCode")},
-        "codex": {"stdioBridge": runtime.codex_state, "error": runtime.codex_error},
+        "codex": {
+            "stdioBridge": runtime.codex_state,
+            "error": runtime.codex_error,
+            "version": runtime.codex_version,
+            "versionNote": version_note(runtime.codex_version),
+        },
         "pendingEvents": runtime.outbox.count(),
         "logPath": paths.get("log", ""),
         "helperPaths": paths,
         "nextStep": advice,
     }
+
+
+def local_status(settings: dict[str, Any], timeout: float = 3) -> dict[str, Any] | None:
+    """What the running agent's panel reports (its address and token are in the config),
+    or None when it does not answer."""
+    panel = settings.get("panel") or {}
+    if not panel.get("port") or not panel.get("token"):
+        return None
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{int(panel['port'])}/api/status",
+        headers={"X-Panel-Token": str(panel["token"])},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            return json.loads(answer.read())
+    except (OSError, ValueError):
+        return None
 
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">

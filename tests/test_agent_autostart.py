@@ -14,6 +14,8 @@ import pytest
 from agent import autostart, config
 from agent.autostart import Launch
 
+from .test_agent_lifecycle import hold
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -139,8 +141,8 @@ def test_uninstall_stops_the_agent_and_removes_its_files_and_autostart(tmp_path)
     directory = tmp_path / "data" / "CodexPanelAgent"
     (directory / "app" / "agent").mkdir(parents=True)
     (directory / "agent-runtime.json").write_text("{}")
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    (directory / "agent.pid").write_text(str(sleeper.pid))
+    # Holds the agent lock and writes its pid, as `python -m agent run` does.
+    sleeper = hold(directory)
     entry = tmp_path / "cfg" / "autostart" / "codexpanel-agent.desktop"
     entry.parent.mkdir(parents=True)
     entry.write_text("[Desktop Entry]\n")
@@ -152,7 +154,7 @@ def test_uninstall_stops_the_agent_and_removes_its_files_and_autostart(tmp_path)
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert sleeper.wait(timeout=10) != 0
+    assert sleeper.wait(timeout=10) == 0  # it heard SIGTERM and left
     assert not directory.exists() and not entry.exists()
     assert "Uninstalled" in done.stdout
     assert os.environ.get("HOME") != str(tmp_path)  # the real home was never touched

@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agent import codex_discovery, installer
+from agent import __version__, codex_discovery, installer
 from agent.terminal import Failure
+
+from .live import sqlite_relay
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,35 +57,124 @@ def test_an_unknown_option_is_a_clear_error(tmp_path):
     assert "No such option '--frobnicate'" in done.stderr
 
 
-def test_a_dry_run_prints_the_resolved_details_and_touches_nothing(tmp_path):
+def fake_codex(tmp_path: Path) -> Path:
+    codex = tmp_path / "codex"
+    codex.write_text("#!/bin/sh\n")
+    codex.chmod(0o755)
+    return codex
+
+
+@pytest.fixture(scope="module")
+def relay_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with sqlite_relay(tmp_path_factory.mktemp("relay")) as relay:
+        yield relay.start()
+
+
+@pytest.mark.own_deployment
+def test_a_dry_run_checks_the_relay_and_codex_and_touches_nothing(tmp_path, relay_host):
     done = agent(
         "--dry-run",
         "--server",
-        "test",
+        f"http://{relay_host}",
         "--device-name",
         "desk",
+        "--codex-path",
+        str(fake_codex(tmp_path)),
         tmp_path=tmp_path,
         CODEXPANEL_WORKSPACE="/srv/code",
-        CODEXPANEL_TEST_URL="https://relay.test",
     )
     assert done.returncode == 0, done.stderr
-    assert "https://relay.test" in done.stdout
+    assert f"http://{relay_host}" in done.stdout
+    assert f"Agent release: {__version__} (" in done.stdout
     assert "Device name: desk" in done.stdout
     assert "Workspace: /srv/code" in done.stdout
-    assert "Device socket: wss://relay.test/device-wss" in done.stdout
+    assert f"Device socket: ws://{relay_host}/device-wss" in done.stdout
     assert "Dry run: nothing was installed / 仅预览,未安装" in done.stdout
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "install"])
+def test_a_dry_run_fails_exactly_as_the_install_would(tmp_path, dry_run):
+    flags = ["--dry-run"] if dry_run else ["--no-browser"]
+    unreachable = agent(
+        *flags,
+        "--server",
+        "http://127.0.0.1:9",
+        "--codex-path",
+        str(fake_codex(tmp_path)),
+        tmp_path=tmp_path,
+    )
+    assert unreachable.returncode == 1
+    assert "Cannot reach the relay at http://127.0.0.1:9" in unreachable.stderr
+    no_codex = agent(
+        *flags,
+        "--server",
+        "http://127.0.0.1:9",
+        "--codex-path",
+        "/nonexistent/codex",
+        tmp_path=tmp_path,
+    )
+    assert no_codex.returncode == 1
+    assert "No Codex CLI at /nonexistent/codex" in no_codex.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_print_command_prints_this_relays_installers_and_pairs_nothing(tmp_path):
+    done = agent("--print-command", "--server", "https://relay.example", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "macOS / Linux: curl -fsSL https://relay.example/agent/install.sh | sh -s -- "
+        "--server https://relay.example"
+    ) in done.stdout
+    assert "Windows (PowerShell): powershell -NoProfile" in done.stdout
+    assert "https://relay.example/agent/install.ps1" in done.stdout
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_waiting_line_counts_down_in_both_languages():
+    assert installer.waiting_line(581) == "Waiting for approval… 9:41 left / 等待批准… 剩余 9:41"
+    assert installer.waiting_line(-3) == "Waiting for approval… 0:00 left / 等待批准… 剩余 0:00"
+
+
+class _Flow:
+    """The relay's answers to the installer's polls."""
+
+    def __init__(self, *answers: dict) -> None:
+        self.answers = list(answers)
+
+    def post(self, path: str, body: dict) -> dict:
+        assert path == "/api/desktop/setup/poll"
+        return self.answers.pop(0)
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [("denied", "The pairing was denied in the browser"), ("expired", "The pairing link expired")],
+)
+def test_a_denied_or_expired_pairing_is_said_at_once(status, said, capsys):
+    started = {"flowId": "sf_1", "flowSecret": "s", "interval": 0.01, "expiresIn": 600}
+    with pytest.raises(Failure, match=said):
+        installer._poll(_Flow({"status": "pending"}, {"status": status}), started)
+
+
+def test_the_codex_version_comes_from_app_servers_answer_and_is_checked_against_the_tested():
+    agent_line = "codexpanel_agent/0.171.0 (Debian 12.0.0; x86_64) xterm (codexpanel_agent; 1)"
+    assert codex_discovery.version_from_user_agent(agent_line) == "0.171.0"
+    assert codex_discovery.version_from_user_agent("nonsense") is None
+    assert codex_discovery.version_note("0.169.0") is None
+    assert codex_discovery.version_note("0.171.0") is None
+    older = codex_discovery.version_note("0.150.2")
+    assert older and "older than this agent was tested with (0.169.0–0.171.0)" in older
+    newer = codex_discovery.version_note("0.200.0-alpha.1")
+    assert newer and "newer" in newer
+
+
 def test_an_unreachable_relay_fails_with_the_folder_the_log_and_the_reason(tmp_path):
-    codex = tmp_path / "codex"
-    codex.write_text("#!/bin/sh\n")
-    codex.chmod(0o755)
     done = agent(
         "--server",
         "http://127.0.0.1:9",
         "--codex-path",
-        str(codex),
+        str(fake_codex(tmp_path)),
         "--no-browser",
         tmp_path=tmp_path,
     )
@@ -94,7 +186,14 @@ def test_an_unreachable_relay_fails_with_the_folder_the_log_and_the_reason(tmp_p
 
 
 def test_a_server_that_is_not_a_url_is_refused(tmp_path):
-    done = agent("--dry-run", "--server", "ftp://relay", tmp_path=tmp_path)
+    done = agent(
+        "--dry-run",
+        "--server",
+        "ftp://relay",
+        "--codex-path",
+        str(fake_codex(tmp_path)),
+        tmp_path=tmp_path,
+    )
     assert done.returncode == 1
     assert "Not a relay address" in done.stderr
 

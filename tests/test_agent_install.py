@@ -126,6 +126,7 @@ def test_the_cli_pairs_with_a_terminal_token_and_the_agent_does_all_the_console_
             with outside_folder() as outside:
                 file_change_approval(browser, device, outside)
             steer_and_interrupt(browser, device)
+            reinstall_stop_start_and_status(tmp_path, env, host, codex, browser, config_file)
         finally:
             if cli.poll() is None:
                 cli.kill()
@@ -135,6 +136,66 @@ def test_the_cli_pairs_with_a_terminal_token_and_the_agent_does_all_the_console_
                 time.sleep(0.1)
             if pid_file.exists():
                 os.kill(int(pid_file.read_text()), signal.SIGTERM)
+
+
+def reinstall_stop_start_and_status(
+    tmp_path: Path, env: dict[str, str], host: str, codex: str, browser: Browser, config_file: Path
+) -> None:
+    """A person changes the workspace by installing again, then stops and starts the agent,
+    reading `status` between."""
+
+    def agent(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "agent", *args],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    def online() -> bool:
+        return browser.call("GET", "/api/devices")["devices"][0]["online"]
+
+    def until(wanted: bool) -> None:
+        deadline = time.monotonic() + 30
+        while online() != wanted:
+            assert time.monotonic() < deadline, f"the device never went online={wanted}"
+            time.sleep(0.3)
+
+    paired = json.loads(config_file.read_text())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = agent(
+        "install",
+        *("--server", f"http://{host}", "--workspace", str(elsewhere), "--codex-path", codex),
+        "--no-autostart",
+        "--no-browser",
+    )
+    assert "Already paired: the settings are updated and the pairing kept" in again.stdout
+    assert "/desktop/setup" not in again.stdout  # no link: nothing to approve
+    assert "`python -m agent stop` stops it" in again.stdout
+    saved = json.loads(config_file.read_text())
+    assert saved["workspace"] == str(elsewhere.resolve())
+    assert saved["deviceToken"] == paired["deviceToken"]
+    until(True)
+    assert len(browser.call("GET", "/api/devices")["devices"]) == 1
+
+    running = agent("status").stdout
+    assert re.search(r"Agent: running \(pid \d+\)", running), running
+    assert re.search(r"Codex: \d+\.\d+\.\d+ \(running\)", running), running
+    assert "Relay connection: connected" in running and "Last error: none" in running
+    assert f"Workspace: {elsewhere.resolve()}" in running
+
+    assert "Stopped the agent" in agent("stop").stdout
+    until(False)
+    assert "Agent: not running" in agent("status").stdout
+    assert "The agent is not running" in agent("stop").stdout
+    assert "The agent runs in the background" in agent("start").stdout
+    until(True)
 
 
 def test_the_relay_served_install_script_sets_up_its_own_environment_and_pairs(tmp_path: Path):
