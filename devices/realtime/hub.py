@@ -89,8 +89,10 @@ class Hub:
                 del self.groups[group]
         if not self.groups and self._listening is not None:
             # Nothing left to hear: a process with no connections does not read the layer.
-            self._listening.cancel()
-            self._listening = None
+            listening, self._listening = self._listening, None
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listening
 
     async def resubscribe(self, groups: list[str]) -> None:
         """Join these groups again in the layer, which may have forgotten them."""

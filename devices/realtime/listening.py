@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -129,10 +130,13 @@ class Listener:
                         done, pending = pending, None
                         return done.result()
             except asyncio.CancelledError:
-                # The consumer ends: nothing more is received for it.
+                # The consumer ends: nothing more is received for it. The layer's read is
+                # waited for as Channels waits for its own, so none is left running.
+                self.__dict__["_inbox"] = None
                 if pending is not None:
                     pending.cancel()
-                self.__dict__["_inbox"] = None
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await pending
                 raise
 
         self._merged_receive = merged
