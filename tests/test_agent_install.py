@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from .codex_world import codex_path
 from .conftest import port_open
 from .console_scenarios import (
@@ -25,6 +27,9 @@ from .console_scenarios import (
 )
 from .fakes.responses_server import FakeResponses, write_codex_home
 from .live import ROOT, Browser, free_port, sqlite_relay
+
+# The installer against relays of its own (SQLite), or no relay at all.
+pytestmark = pytest.mark.own_deployment
 
 
 def read_until(process: subprocess.Popen[str], pattern: str, timeout: float = 60) -> str:

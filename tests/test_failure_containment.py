@@ -196,6 +196,7 @@ def stream_answer(relay: Relay, browser: Browser, last_event_id: str) -> tuple[i
     return response.status, body
 
 
+@pytest.mark.own_deployment
 def test_after_a_hostile_stream_and_failing_requests_the_relay_process_stays_healthy(tmp_path):
     with sqlite_relay(tmp_path) as relay:
         relay.log_dir = tmp_path

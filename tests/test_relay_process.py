@@ -23,8 +23,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.own_deployment
 def test_the_dev_relay_starts_migrates_bootstraps_and_answers(tmp_path):
     port = _free_port()
+    codex = tmp_path / "codex"  # the dry run checks that Codex is there, not what it does
+    codex.write_text("#!/bin/sh\n")
+    codex.chmod(0o755)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -61,7 +65,16 @@ def test_the_dev_relay_starts_migrates_bootstraps_and_answers(tmp_path):
             assert b"/api/iam/auth/login" in r.read()
         # The agent finds this relay by itself (AGT-1 --server local).
         found = subprocess.run(
-            [sys.executable, "-m", "agent", "--dry-run", "--server", "local"],
+            [
+                sys.executable,
+                "-m",
+                "agent",
+                "--dry-run",
+                "--server",
+                "local",
+                "--codex-path",
+                codex,
+            ],
             cwd=ROOT,
             env=env,
             capture_output=True,

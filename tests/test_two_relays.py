@@ -15,7 +15,8 @@ from .conftest import port_open, require
 from .live import Browser, Relay
 
 DATABASE = "codexpanel_e2e"
-pytestmark = pytest.mark.service
+# Its relays run on a database and Redis database of their own, in either run of the suite.
+pytestmark = [pytest.mark.service, pytest.mark.own_deployment]
 
 COUNT = """
 import django, json
