@@ -299,8 +299,9 @@ CODEXPANEL_VAPID_PRIVATE_KEY = env.str("CODEXPANEL_VAPID_PRIVATE_KEY", default="
 CODEXPANEL_VAPID_SUBJECT = env.str("CODEXPANEL_VAPID_SUBJECT", default="mailto:admin@localhost")
 CODEXPANEL_PUSH_ALLOW_HTTP = env.bool("CODEXPANEL_PUSH_ALLOW_HTTP", default=False)
 CODEXPANEL_PUSH_ANSWERS_PER_MINUTE = env.int("CODEXPANEL_PUSH_ANSWERS_PER_MINUTE", default=30)
-# Each relay process sweeps for silent devices and overdue commands while it serves
-# sockets (tests switch it off to drive the sweep by hand).
+# Each relay process sweeps while it serves sockets: it writes its own sockets' heartbeats,
+# marks silent devices offline and expires overdue commands. Presence depends on it; the
+# tests switch it off only to drive the sweep by hand.
 CODEXPANEL_BACKGROUND_SWEEP = env.bool("CODEXPANEL_BACKGROUND_SWEEP", default=True)
 # The event log keeps this many days of history.
 CODEXPANEL_EVENT_RETENTION_DAYS = env.int("CODEXPANEL_EVENT_RETENTION_DAYS", default=30)

@@ -533,3 +533,24 @@ async def test_a_late_stale_notice_does_not_close_the_newer_socket(paired, clock
     assert await next_of_type(fresh, "event.ack") == {"type": "event.ack", "seq": 1}
     assert (await db(Device.objects.get)(pk=device.pk)).online
     await fresh.disconnect()
+
+
+async def test_an_older_socket_in_the_same_process_ends_even_if_the_layer_drops_the_word(
+    paired, monkeypatch
+):
+    from channels.layers import get_channel_layer
+
+    device, token = paired
+    first, _welcome = await connect_agent(token)
+    layer = get_channel_layer()
+    send = layer.group_send
+
+    async def dropping_superseded(group, message):
+        if message["type"] != "device.superseded":
+            await send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", dropping_superseded)
+    second, _welcome = await connect_agent(token)
+    assert await closed_with(first) == Close.REPLACED
+    assert hub().held[device.pk] is not None
+    await second.disconnect()

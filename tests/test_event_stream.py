@@ -252,3 +252,22 @@ async def test_every_tab_of_one_person_in_a_process_is_one_member_of_their_group
     assert (await tabs[-1].next_event())[0] == 3
     await tabs[-1].close()
     assert await _members(user_events_group(ada.pk)) == 0
+
+
+async def test_a_stream_that_fails_before_its_headers_leaves_no_group_in_the_process(
+    paired, ada, monkeypatch
+):
+    from devices.realtime.hub import hub
+    from devices.realtime.streams import EventStreamConsumer
+
+    async def broken(self, *args, **kwargs):
+        raise RuntimeError("the response could not start")
+
+    monkeypatch.setattr(EventStreamConsumer, "send_headers", broken)
+    stream = Stream(await db(session_of)(ada))
+    assert (await stream.start())["status"] == 500
+    for _ in range(50):
+        if not hub().groups:
+            break
+        await asyncio.sleep(0.02)
+    assert hub().groups == {}

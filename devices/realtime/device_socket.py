@@ -67,6 +67,12 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
         await self.accept()
         self.tasks.append(asyncio.create_task(self._hello_deadline()))
 
+    async def stopped_listening(self) -> None:
+        held = hub().held
+        if held.get(getattr(self, "held_pk", None)) is self:
+            del held[self.held_pk]
+        await super().stopped_listening()
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         """A failure on the relay's side must not leave a dead socket holding the device:
         it is logged once, the agent is told, and the socket closes at once. The agent
@@ -188,7 +194,13 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
             await self._end_access(ended.reason)
             return
         self.last_heartbeat = time.monotonic()
+        older = hub().held.get(device.pk)
+        if older is not None and older is not self:
+            # Told in the process too: the layer's word may be dropped, and once out of
+            # `held` the older socket hears nothing else that would end it.
+            older.hand({"type": "device.superseded", "channel": self.channel_name})
         hub().held[device.pk] = self
+        self.held_pk = device.pk
         await self._send(
             {
                 "type": protocol.WELCOME,

@@ -90,6 +90,8 @@ class Hub:
         if not self.groups and self._listening is not None:
             # Nothing left to hear: a process with no connections does not read the layer.
             listening, self._listening = self._listening, None
+            # A fresh channel next time: the layer may still hold messages for this one.
+            self.channel = ""
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await listening

@@ -57,6 +57,10 @@ class Listener:
         for group in groups:
             await hub().leave(group, self)
 
+    async def stopped_listening(self) -> None:
+        """The consumer ended, cleanly or not: nothing of it stays in the process."""
+        await self.unfollow_all()
+
     def hand(self, message: dict[str, Any]) -> None:
         """A message for this consumer from elsewhere in the process."""
         inbox = self.__dict__.get("_inbox")
@@ -137,6 +141,10 @@ class Listener:
                     pending.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await pending
+                # A consumer that ended without leaving its groups (it failed, or was
+                # cancelled) leaves them now; after a clean end there is nothing left.
+                with contextlib.suppress(Exception):
+                    await self.stopped_listening()
                 raise
 
         self._merged_receive = merged

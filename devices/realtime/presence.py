@@ -152,9 +152,14 @@ def record_beats(held: dict[int, tuple[int, str]]) -> set[int]:
             pk__in=chunk, enabled=True, owner__is_active=True, tokens__revoked_at__isnull=True
         ).values_list("pk", "connection", "tokens__pk")
         beating = {pk for pk, connection, token in holding if held[pk] == (token, connection)}
-        Device.objects.filter(pk__in=beating).update(
-            last_heartbeat_at=now, last_seen_at=now, online=True
-        )
+        # Conditional again: a release or another process's sweep may have taken the
+        # device from its socket since the read, and must not be undone.
+        Device.objects.filter(
+            pk__in=beating,
+            connection__in=[held[pk][1] for pk in beating],
+            enabled=True,
+            owner__is_active=True,
+        ).update(last_heartbeat_at=now, last_seen_at=now, online=True)
         refused |= set(chunk) - beating
     return refused
 
