@@ -284,9 +284,28 @@ def _kept_binding(client: RelayClient, details: Plan) -> dict[str, Any] | None:
         return None
     try:
         client.get("/api/agent/device", token=current["deviceToken"])
-    except RelayError:
-        return None  # revoked, removed or disabled: pair again
+    except RelayError as error:
+        if error.status in (401, 403, 404):
+            return None  # revoked, removed or disabled: pair again
+        raise Failure(
+            f"The relay could not check this computer's pairing: {error.message}",
+            "服务器无法确认绑定",
+            "Try again in a moment.",
+        ) from None
     return current
+
+
+def _keep_unless_given(options: Options, details: Plan, kept: dict[str, Any]) -> None:
+    """Installing again changes what is given (options or CODEXPANEL_* variables) and keeps
+    the rest of the saved settings, not the defaults of wherever it is run from."""
+    if not (options.workspace or os.environ.get("CODEXPANEL_WORKSPACE")):
+        details.workspace = kept.get("workspace") or details.workspace
+    if not (options.device_name or os.environ.get("CODEXPANEL_DEVICE_NAME")):
+        details.device_name = kept.get("deviceName") or details.device_name
+    saved_codex = str(kept.get("codexPath") or "")
+    given = options.codex_path or os.environ.get("CODEXPANEL_CODEX_PATH")
+    if not given and saved_codex and Path(saved_codex).is_file():
+        details.codex_path = saved_codex
 
 
 def _pair(options: Options, client: RelayClient, details: Plan, manifest: dict[str, Any]) -> Any:
@@ -320,13 +339,22 @@ def _install(options: Options, details: Plan, log_file: Path) -> None:
     staged = details.directory / "app.staged"
     release.download(client, manifest, staged)
     kept = None if options.pair_again else _kept_binding(client, details)
+    if kept is not None:
+        _keep_unless_given(options, details, kept)
     approval = None if kept is not None else _pair(options, client, details, manifest)
     app_dir = details.directory / "app"
     lifecycle.stop(details.directory)
+    if kept is not None:
+        # Read again now that the agent stopped: it saves its control state and panel.
+        kept = {**kept, **config.load(details.config_path)}
     release.switch(staged, app_dir)
     _clean_node_era(details.directory)
     binding = (
-        {key: kept[key] for key in ("userId", "deviceToken", "controlState") if key in kept}
+        {
+            key: kept[key]
+            for key in ("userId", "deviceToken", "controlState", "panel")
+            if key in kept
+        }
         if kept is not None
         else {
             "userId": approval["userId"],

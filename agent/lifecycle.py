@@ -44,11 +44,24 @@ def running_pid(directory: Path) -> int | None:
 
 
 def start(config_file: Path, app_dir: Path, log_file: Path) -> int:
-    """Start `python -m agent run` in the background from the installed release."""
+    """Start `python -m agent run` in the background from the installed release (no agent
+    may be running: callers check or stop it first)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CODEXPANEL_AGENT_CONFIG": str(config_file)}
+    # Left by an agent ended outright; the new one writes its own once it holds the lock.
+    pid_file(config_file.parent).unlink(missing_ok=True)
+    # The saved config says which Codex and workspace: not whatever the shell that ran the
+    # installer happened to export.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("CODEXPANEL_WORKSPACE", "CODEXPANEL_CODEX_PATH")
+    }
+    env["CODEXPANEL_AGENT_CONFIG"] = str(config_file)
     if app_dir.is_dir():
         env["PYTHONPATH"] = str(app_dir)
+    # On Windows, a process of its own with no console: it outlives the window it was
+    # started from, as a new session does elsewhere.
+    windows = subprocess.DETACHED_PROCESS | subprocess.CREATE_NO_WINDOW if os.name == "nt" else 0
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "agent", "run"],
@@ -57,6 +70,7 @@ def start(config_file: Path, app_dir: Path, log_file: Path) -> int:
             stdout=log,
             stderr=log,
             start_new_session=True,
+            creationflags=windows,
             # Not the release folder: Windows cannot rename a process's working folder,
             # and updates replace the release by renaming.
             cwd=str(app_dir.parent),
@@ -65,12 +79,14 @@ def start(config_file: Path, app_dir: Path, log_file: Path) -> int:
 
 
 def wait_started(directory: Path, timeout: float = START_TIMEOUT) -> int | None:
+    """Wait for a starting agent's pid file. It writes the file once it holds the lock, so
+    this does not take the lock itself: a starting agent that met that would leave."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pid = running_pid(directory)
-        if pid:
-            return pid
-        time.sleep(0.2)
+        try:
+            return int(pid_file(directory).read_text().strip())
+        except (OSError, ValueError):
+            time.sleep(0.2)
     return None
 
 
@@ -86,6 +102,8 @@ def stop(
     connection drop. Either way the start at logon is untouched (a stopped agent starts
     again at the next logon, or with `python -m agent start`)."""
     pid = running_pid(directory)
+    if pid == 0:  # running, about to write its pid
+        pid = wait_started(directory, timeout=5)
     if not pid:
         return None
     with contextlib.suppress(OSError):

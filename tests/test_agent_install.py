@@ -186,6 +186,8 @@ def reinstall_stop_start_and_status(
     saved = json.loads(config_file.read_text())
     assert saved["workspace"] == str(elsewhere.resolve())
     assert saved["deviceToken"] == paired["deviceToken"]
+    assert saved["deviceName"] == paired["deviceName"]  # not given again: kept
+    assert saved["panel"]["token"] == paired["panel"]["token"]
     until(True)
     assert len(browser.call("GET", "/api/devices")["devices"]) == 1
 

@@ -91,3 +91,28 @@ def test_an_agent_that_will_not_stop_is_reported_not_waited_for_forever(tmp_path
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_started_agent_follows_its_saved_config_not_the_installing_shells_variables(
+    tmp_path, monkeypatch
+):
+    started = {}
+
+    class Recorded:
+        pid = 4242
+
+        def __init__(self, command, **options):
+            started.update(command=command, **options)
+
+    monkeypatch.setattr(lifecycle.subprocess, "Popen", Recorded)
+    monkeypatch.setenv("CODEXPANEL_WORKSPACE", "/somewhere/else")
+    monkeypatch.setenv("CODEXPANEL_CODEX_PATH", "/another/codex")
+    (tmp_path / "agent.pid").write_text("1")  # left by an agent ended outright
+    config_file = tmp_path / "agent-runtime.json"
+    assert lifecycle.start(config_file, tmp_path / "app", tmp_path / "logs" / "agent.log") == 4242
+    assert started["command"][1:] == ["-m", "agent", "run"]
+    assert started["env"]["CODEXPANEL_AGENT_CONFIG"] == str(config_file)
+    assert "CODEXPANEL_WORKSPACE" not in started["env"]
+    assert "CODEXPANEL_CODEX_PATH" not in started["env"]
+    assert started["start_new_session"] and started["stdin"] == subprocess.DEVNULL
+    assert not (tmp_path / "agent.pid").exists()
