@@ -271,3 +271,28 @@ async def test_a_stream_that_fails_before_its_headers_leaves_no_group_in_the_pro
             break
         await asyncio.sleep(0.02)
     assert hub().groups == {}
+
+
+async def test_the_hub_renews_memberships_the_channel_layer_would_let_expire(paired, ada):
+    from devices.realtime.hub import RENEW_EVERY_SECONDS, hub
+
+    device, _token = paired
+    stream = Stream(await db(session_of)(ada))
+    await opened(stream)
+    group = user_events_group(ada.pk)
+    layer = get_channel_layer()
+    # As if the day channels_redis keeps a membership had passed.
+    if isinstance(layer, InMemoryChannelLayer):
+        layer.groups.pop(group)
+    else:
+        async with layer.connection(layer.consistent_hash(group)) as connection:
+            await connection.delete(layer._group_key(group))
+    assert await _members(group) == 0
+    await hub().renew_if_due()  # not due yet: nothing asked of the layer
+    assert await _members(group) == 0
+    hub()._renewed -= RENEW_EVERY_SECONDS
+    await hub().renew_if_due()
+    assert await _members(group) == 1
+    await record(device, 1, 1)
+    assert (await stream.next_event())[0] == 1
+    await stream.close()

@@ -112,22 +112,11 @@ class Hub:
         return True
 
     async def _listen(self) -> None:
-        from .listening import RETRY_MAX, RETRY_START, cancelled, start_recovery
+        from .listening import receive_resiliently
 
-        delay = RETRY_START
+        channel = self.channel
         while True:
-            try:
-                message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                if cancelled():
-                    raise asyncio.CancelledError from error
-                start_recovery(error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX)
-                continue
-            delay = RETRY_START
+            message = await receive_resiliently(lambda: self.layer.receive(channel))
             entry = self.groups.get(message.get("group", ""))
             for member in list(entry.members) if entry else ():
                 member.hand(message)

@@ -102,20 +102,6 @@ class Listener:
         self._wake = asyncio.Event()
         pending: asyncio.Future[dict[str, Any]] | None = None
 
-        async def resilient() -> dict[str, Any]:
-            delay = RETRY_START
-            while True:
-                try:
-                    return await receive()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    if cancelled():
-                        raise asyncio.CancelledError from error
-                    start_recovery(error)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RETRY_MAX)
-
         async def merged() -> dict[str, Any]:
             nonlocal pending
             try:
@@ -123,7 +109,7 @@ class Listener:
                     if self._inbox:
                         return self._inbox.popleft()
                     if pending is None:
-                        pending = asyncio.ensure_future(resilient())
+                        pending = asyncio.ensure_future(receive_resiliently(receive))
                     self._wake.clear()
                     woken = asyncio.ensure_future(self._wake.wait())
                     try:
@@ -148,6 +134,25 @@ class Listener:
                 raise
 
         self._merged_receive = merged
+
+
+async def receive_resiliently(
+    receive: Callable[[], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """The next message from the layer. A failure starts this process's recovery and the
+    read is tried again, a little later each time, until the layer answers."""
+    delay = RETRY_START
+    while True:
+        try:
+            return await receive()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if cancelled():
+                raise asyncio.CancelledError from error
+            start_recovery(error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
 
 
 def cancelled() -> bool:
