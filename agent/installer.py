@@ -4,7 +4,6 @@ sees this computer online."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
@@ -15,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-import segno
 
-from . import __version__, autostart, config, lifecycle, profile, release
+from . import __version__, autostart, config, lifecycle, pairing, profile, release
 from .codex_discovery import find_codex
 from .control import DEFAULT as DEFAULT_CONTROL
 from .install_commands import install_commands
@@ -26,7 +24,6 @@ from .relay_client import RelayClient, RelayError
 from .servers import resolve_server
 from .terminal import Failure, say
 
-SETUP_TIMEOUT = 600
 ONLINE_CHECKS = 10
 # Files an installation of the original Node agent left behind.
 NODE_ERA = (
@@ -107,107 +104,6 @@ def _existing_token(details: Plan) -> str:
     if current.get("deviceId") != details.device_id:
         return ""
     return str(current.get("deviceToken") or "")
-
-
-def _print_link(started: dict[str, Any]) -> None:
-    say("Open this link to bind this computer", "打开链接绑定这台电脑")
-    click.echo(f"  {started['verificationUrl']}")
-    say(f"Code: {started['oneTimeCode']}", f"验证码:{started['oneTimeCode']}")
-    # A QR code is a convenience for a phone; the link above is enough.
-    with contextlib.suppress(OSError, ValueError):
-        segno.make(started["verificationUrl"], error="l").terminal(compact=True)
-
-
-def waiting_line(seconds_left: float) -> str:
-    minutes, seconds = divmod(max(0, int(seconds_left)), 60)
-    left = f"{minutes}:{seconds:02d}"
-    return f"Waiting for approval… {left} left / 等待批准… 剩余 {left}"
-
-
-def _show_waiting(seconds_left: float) -> None:
-    # On a terminal the line rewrites itself each second; in a log, a line each minute.
-    if sys.stdout.isatty():
-        click.echo("\r" + waiting_line(seconds_left) + " ", nl=False)
-    elif int(seconds_left) % 60 == 0:
-        click.echo(waiting_line(seconds_left))
-
-
-def _poll(client: RelayClient, started: dict[str, Any]) -> dict[str, Any]:
-    interval = float(started.get("interval") or 5)
-    deadline = time.monotonic() + min(SETUP_TIMEOUT, started.get("expiresIn") or SETUP_TIMEOUT)
-    body = {"flowId": started["flowId"], "flowSecret": started["flowSecret"]}
-    next_poll = time.monotonic() + interval
-    try:
-        while time.monotonic() < deadline:
-            _show_waiting(deadline - time.monotonic())
-            time.sleep(max(0.0, min(1.0, next_poll - time.monotonic())))
-            if time.monotonic() < next_poll:
-                continue
-            next_poll = time.monotonic() + interval
-            try:
-                answer = client.post("/api/desktop/setup/poll", body)
-            except RelayError as error:
-                if error.code == "slow_down":
-                    interval = float((error.details or {}).get("interval") or interval + 5)
-                    continue
-                raise Failure(error.message) from None
-            if answer.get("deviceToken"):
-                return answer
-            if answer["status"] == "denied":
-                raise Failure(
-                    "The pairing was denied in the browser",
-                    "绑定已被拒绝",
-                    "Run the installer again.",
-                )
-            if answer["status"] == "expired":
-                raise Failure(
-                    "The pairing link expired", "绑定链接已过期", "Run the installer again."
-                )
-    finally:
-        if sys.stdout.isatty():
-            click.echo()
-    raise Failure("Setup login timed out after 10 minutes.", "绑定超时", "Run the installer again.")
-
-
-def _token_login(client: RelayClient, started: dict[str, Any]) -> dict[str, Any]:
-    say(
-        "Open the link, sign in, and press “Generate one-time terminal token”",
-        "打开链接登录后点击生成终端一次性 token",
-    )
-    body = {"flowId": started["flowId"], "flowSecret": started["flowSecret"]}
-    for _attempt in range(3):
-        # Hidden as a password is: the token pairs a computer with the account.
-        token = click.prompt(
-            "One-time terminal token from the setup page / 设置页面上的一次性终端 token",
-            hide_input=True,
-        ).strip()
-        try:
-            return client.post("/api/iam/desktop/setup/login-token", {**body, "token": token})
-        except RelayError as error:
-            if error.code == "device_rebind_required":
-                return _confirm_rebind(client, {**body, "token": token})
-            if error.code in ("invalid_terminal_token", "terminal_token_expired"):
-                say(error.message, fg="yellow")
-                continue
-            raise Failure(error.message) from None
-    raise Failure("Too many wrong tokens", "token 错误次数过多", "Run the installer again.")
-
-
-def _confirm_rebind(client: RelayClient, body: dict[str, Any]) -> dict[str, Any]:
-    click.echo("This computer is bound to another account and will not be switched automatically.")
-    answer = click.prompt(
-        "Type YES to rebind this computer to the current account / 输入 YES 切换绑定",
-        default="",
-        show_default=False,
-    )
-    if answer.strip() != "YES":
-        raise Failure(
-            "Setup kept the existing binding. Run the installer again if you want to switch later."
-        )
-    try:
-        return client.post("/api/iam/desktop/setup/login-token", {**body, "confirmRebind": True})
-    except RelayError as error:
-        raise Failure(error.message) from None
 
 
 def _clean_node_era(directory: Path) -> None:
@@ -320,9 +216,9 @@ def _pair(options: Options, client: RelayClient, details: Plan, manifest: dict[s
             "deviceToken": _existing_token(details),
         },
     )
-    _print_link(started)
+    pairing.print_link(started)
     if options.token_login:
-        return _token_login(client, started)
+        return pairing.token_login(client, started)
     if not options.no_browser:
         click.prompt(
             "Resources are ready. Press Enter to open the browser and bind this computer.",
@@ -330,7 +226,7 @@ def _pair(options: Options, client: RelayClient, details: Plan, manifest: dict[s
             show_default=False,
         )
         webbrowser.open(started["verificationUrl"])
-    return _poll(client, started)
+    return pairing.poll(client, started)
 
 
 def _install(options: Options, details: Plan, log_file: Path) -> None:

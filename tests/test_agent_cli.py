@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import __version__, codex_discovery, installer
+from agent import __version__, codex_discovery, installer, pairing
 from agent.terminal import Failure
 
 from .live import sqlite_relay
@@ -132,8 +132,8 @@ def test_print_command_prints_this_relays_installers_and_pairs_nothing(tmp_path)
 
 
 def test_the_waiting_line_counts_down_in_both_languages():
-    assert installer.waiting_line(581) == "Waiting for approval… 9:41 left / 等待批准… 剩余 9:41"
-    assert installer.waiting_line(-3) == "Waiting for approval… 0:00 left / 等待批准… 剩余 0:00"
+    assert pairing.waiting_line(581) == "Waiting for approval… 9:41 left / 等待批准… 剩余 9:41"
+    assert pairing.waiting_line(-3) == "Waiting for approval… 0:00 left / 等待批准… 剩余 0:00"
 
 
 class _Flow:
@@ -154,7 +154,7 @@ class _Flow:
 def test_a_denied_or_expired_pairing_is_said_at_once(status, said, capsys):
     started = {"flowId": "sf_1", "flowSecret": "s", "interval": 0.01, "expiresIn": 600}
     with pytest.raises(Failure, match=said):
-        installer._poll(_Flow({"status": "pending"}, {"status": status}), started)
+        pairing.poll(_Flow({"status": "pending"}, {"status": status}), started)
 
 
 def test_the_codex_version_comes_from_app_servers_answer_and_is_checked_against_the_tested():
