@@ -68,10 +68,14 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
         self.tasks.append(asyncio.create_task(self._hello_deadline()))
 
     async def stopped_listening(self) -> None:
+        self._drop_held()
+        await super().stopped_listening()
+
+    def _drop_held(self) -> None:
+        """Out of the process's held devices, unless a newer socket took the place."""
         held = hub().held
         if held.get(getattr(self, "held_pk", None)) is self:
             del held[self.held_pk]
-        await super().stopped_listening()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """A failure on the relay's side must not leave a dead socket holding the device:
@@ -384,9 +388,7 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
         if self.device_pk is None:
             return
         device_pk, self.device_pk = self.device_pk, None
-        held = hub().held
-        if held.get(device_pk) is self:
-            del held[device_pk]
+        self._drop_held()
         await self.unfollow_all()
         messages = await database_sync_to_async(presence.disconnect)(
             device_pk, self.channel_name, reason
