@@ -169,7 +169,7 @@ def archive_thread(runtime: HostRuntime, params: dict[str, Any]) -> Any:
 
 
 def restart_codex(runtime: HostRuntime, params: dict[str, Any]) -> Any:
-    runtime.soon(lambda: runtime.restart_codex("requested from the console"))
+    runtime.restart_codex_soon("requested from the console")
     return {"restarting": "codex"}
 
 

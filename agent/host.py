@@ -29,6 +29,8 @@ from .wss import DeviceWssClient
 
 log = logging.getLogger(__name__)
 
+RESTART_WAIT_SECONDS = 30
+
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
@@ -78,6 +80,9 @@ class HostRuntime:
         self.codex_state = "stopped"
         self.codex_error: str | None = None
         self.codex_version: str | None = None
+        # Cleared while a requested restart of Codex is under way.
+        self.codex_settled = threading.Event()
+        self.codex_settled.set()
         self.stopping = threading.Event()
         self.restarts = 0
         self.on_control_change: list[Any] = []
@@ -195,14 +200,24 @@ class HostRuntime:
             {"generation": generation, "version": self.codex_version, "versionNote": note},
         )
 
+    def restart_codex_soon(self, reason: str) -> None:
+        """Restart Codex once the answer to whoever asked is on its way. Commands that
+        arrive meanwhile wait for the new app-server instead of failing."""
+        self.codex_settled.clear()
+        self.soon(lambda: self.restart_codex(reason))
+
     def restart_codex(self, reason: str) -> None:
-        with self.lock:
-            old = self.codex
-            self.generation += 1  # the old process's exit is no longer news
-        if old is not None:
-            old.stop()
-        self.emit("agent.codex.restarting", {"reason": reason})
-        self.start_codex()
+        self.codex_settled.clear()
+        try:
+            with self.lock:
+                old = self.codex
+                self.generation += 1  # the old process's exit is no longer news
+            if old is not None:
+                old.stop()
+            self.emit("agent.codex.restarting", {"reason": reason})
+            self.start_codex()
+        finally:
+            self.codex_settled.set()
 
     def _on_codex_exit(self, generation: int, code: int | None) -> None:
         if generation != self.generation or self.stopping.is_set():
@@ -389,6 +404,8 @@ class HostRuntime:
         }
 
     def codex_client(self) -> AppServer:
+        # Commands run on worker threads: one that comes during a requested restart waits.
+        self.codex_settled.wait(RESTART_WAIT_SECONDS)
         if self.codex is None or not self.codex.running:
             raise CommandFailed("codex_unavailable", "codex app-server is not running")
         return self.codex

@@ -206,7 +206,7 @@ class Panel:
             runtime.client.reconnect()
             return "Reconnecting to the relay / 正在重新连接"
         if action == "restart_codex":
-            runtime.soon(lambda: runtime.restart_codex("requested from the local panel"))
+            runtime.restart_codex_soon("requested from the local panel")
             return "Restarting Codex / 正在重启 Codex"
         if action == "restart_agent":
             runtime.soon(runtime.reexec)

@@ -398,3 +398,12 @@ def test_the_agent_refuses_a_command_whose_parameters_break_their_shape(runtime)
     answer = command(runtime, "readSession", threadId={"$ne": ""})
     assert answer["ok"] is False
     assert answer["error"] == {"code": "invalid_params", "message": "params.threadId must be text"}
+
+
+def test_a_command_during_a_requested_codex_restart_waits_for_the_new_app_server(runtime):
+    first = runtime.codex
+    assert command(runtime, "restartCodex")["ok"] is True
+    # Asked before the restart has even begun, as a phone does right after "done".
+    answer = command(runtime, "startThread", "cmd_2")
+    assert answer["ok"] is True, answer
+    assert runtime.codex is not first and runtime.codex.running
