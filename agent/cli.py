@@ -258,6 +258,8 @@ def status_command() -> None:
         click.echo(f"Codex: {codex.get('version') or '?'} ({codex.get('stdioBridge')})")
         if codex.get("versionNote"):
             say(codex["versionNote"], fg="yellow")
+        for notice in codex.get("notices") or []:
+            say(f"Codex deprecation: {notice}", fg="yellow")
         errors = [codex.get("error"), live.get("lastHeartbeatError"), live.get("lastError")]
         click.echo(f"Last error: {next((e for e in errors if e), 'none')}")
     try:

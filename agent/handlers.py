@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import attachments, control, protocol
+from .appserver import AppServerError
 
 if TYPE_CHECKING:
     from .host import HostRuntime
@@ -60,10 +61,40 @@ def list_sessions(runtime: HostRuntime, params: dict[str, Any]) -> Any:
     return runtime.codex_client().request("thread/list", query)
 
 
+# A session's history is read a page of turns at a time, newest first, up to this many
+# turns: more than a phone shows, and the answer stays well inside one relay message.
+TURNS_PAGE = 50
+MAX_READ_TURNS = 500
+
+
 def read_session(runtime: HostRuntime, params: dict[str, Any]) -> Any:
-    return runtime.codex_client().request(
-        "thread/read", {"threadId": _thread_id(params), "includeTurns": True}
-    )
+    """The thread and its turns with their items. `thread/read` with `includeTurns` is
+    deprecated for paginated threads: read the metadata, then page `thread/turns/list`."""
+    codex = runtime.codex_client()
+    thread_id = _thread_id(params)
+    result = codex.request("thread/read", {"threadId": thread_id})
+    turns: list[Any] = []
+    cursor = None
+    while len(turns) < MAX_READ_TURNS:
+        query = {"threadId": thread_id, "itemsView": "full", "sortDirection": "desc"}
+        query["limit"] = min(TURNS_PAGE, MAX_READ_TURNS - len(turns))
+        query.update({"cursor": cursor} if cursor else {})
+        try:
+            page = codex.request("thread/turns/list", query)
+        except AppServerError as error:
+            # A thread is written down with its first message; until then it has no turns
+            # to list, and app-server says so ("… is not materialized yet …").
+            if cursor is None and "materialized" in error.message:
+                break
+            raise
+        turns += page.get("data") or []
+        cursor = page.get("nextCursor")
+        if not cursor or not page.get("data"):
+            break
+    result["thread"]["turns"] = turns[::-1]
+    # Said when a very long session shows only its latest turns.
+    result["olderTurnsOmitted"] = bool(cursor) and len(turns) >= MAX_READ_TURNS
+    return result
 
 
 def _remember_model(runtime: HostRuntime, result: Any) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import __version__, control, protocol, update
 from .appserver import AppServer, AppServerError
-from .codex_discovery import version_from_user_agent, version_note
+from .codex_status import CodexStatus
 from .events import COALESCE_WINDOW, MAX_EVENT_BYTES, EventWriter
 from .handlers import CommandFailed, handle_command
 from .outbox import Outbox
@@ -77,9 +77,7 @@ class HostRuntime:
         # process: an answer to a request that died with an earlier process can never
         # name one of this process's requests.
         self.instance = secrets.token_urlsafe(12)
-        self.codex_state = "stopped"
-        self.codex_error: str | None = None
-        self.codex_version: str | None = None
+        self.codex_status = CodexStatus()
         # Cleared while a requested restart of Codex is under way.
         self.codex_settled = threading.Event()
         self.codex_settled.set()
@@ -181,24 +179,20 @@ class HostRuntime:
                 # Plan mode (a turn's collaboration mode) is behind the experimental API.
                 experimental=True,
             )
-            self.codex_state = "starting"
+            self.codex_status.starting()
         try:
             started = self.codex.start()
         except (OSError, AppServerError) as exc:
-            self.codex_state = "failed"
-            self.codex_error = f"cannot start codex app-server: {exc}"
-            self.emit("agent.codex.failed", {"message": self.codex_error})
+            self.codex_status.failed(f"cannot start codex app-server: {exc}")
+            self.emit("agent.codex.failed", {"message": self.codex_status.error})
             raise
-        self.codex_state = "running"
-        self.codex_error = None
-        self.codex_version = version_from_user_agent(str(started.get("userAgent") or ""))
-        note = version_note(self.codex_version)
-        if note:
-            log.warning(note)
+        note = self.codex_status.started(started)
         self.emit(
             protocol.CODEX_STARTED,
-            {"generation": generation, "version": self.codex_version, "versionNote": note},
+            {"generation": generation, "version": self.codex_status.version, "versionNote": note},
         )
+        # The relay hears the version (and the computer page shows it) now, not a beat later.
+        self.client.heartbeat_now()
 
     def restart_codex_soon(self, reason: str) -> None:
         """Restart Codex once the answer to whoever asked is on its way. Commands that
@@ -222,8 +216,7 @@ class HostRuntime:
     def _on_codex_exit(self, generation: int, code: int | None) -> None:
         if generation != self.generation or self.stopping.is_set():
             return
-        self.codex_state = "crashed"
-        self.codex_error = f"codex app-server exited with code {code}"
+        self.codex_status.failed(f"codex app-server exited with code {code}", "crashed")
         self.emit("agent.codex.exited", {"exitCode": code})
         threading.Thread(target=self._revive, args=(generation,), daemon=True).start()
 
@@ -255,6 +248,11 @@ class HostRuntime:
         self.events.emit(event_type, payload, thread_id, turn_id)
 
     def _on_notification(self, method: str, params: dict[str, Any]) -> None:
+        if method == protocol.DEPRECATION_NOTICE:
+            # Said again on every request that uses the old form: logged and reported once.
+            if self.codex_status.deprecation(params):
+                self.client.heartbeat_now()
+            return
         if method == protocol.APPROVAL_RESOLVED:
             # Name the request as its approval event did, and forget it.
             key = self._approval_key(self.generation, params.get("requestId"))
@@ -389,7 +387,11 @@ class HostRuntime:
     def _hello_info(self) -> dict[str, Any]:
         return {
             "agentVersion": __version__,
-            "provider": {"name": "codex", "transport": "stdio://"},
+            "provider": {
+                "name": "codex",
+                "transport": "stdio://",
+                **({"version": self.codex_status.version} if self.codex_status.version else {}),
+            },
             "capabilities": {
                 "approvals": True,
                 "steering": True,
@@ -400,7 +402,7 @@ class HostRuntime:
     def _heartbeat_state(self) -> dict[str, Any]:
         return {
             "controlState": self.control_state,
-            "codex": {"state": self.codex_state, "error": self.codex_error},
+            "codex": self.codex_status.report(),
         }
 
     def codex_client(self) -> AppServer:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import __version__
-from .codex_discovery import version_note
 
 if TYPE_CHECKING:
     from .host import HostRuntime
@@ -36,7 +35,7 @@ def status(runtime: HostRuntime, paths: dict[str, str]) -> dict[str, Any]:
         advice = "The relay refused this device; run the installer again to pair it."
     elif wss["state"] != "connected":
         advice = "Waiting for the relay; check the network. The agent keeps retrying."
-    elif runtime.codex_state != "running":
+    elif runtime.codex_status.state != "running":
         advice = "Codex is not running; use Restart Codex, or check the Codex log."
     else:
         advice = "All good: use the console on your phone."
@@ -55,10 +54,11 @@ def status(runtime: HostRuntime, paths: dict[str, str]) -> dict[str, Any]:
         "lastHeartbeatError": wss.get("lastHeartbeatError"),
         "wss": {"state": wss["state"], "lastCloseCode": wss.get("lastCloseCode")},
         "codex": {
-            "stdioBridge": runtime.codex_state,
-            "error": runtime.codex_error,
-            "version": runtime.codex_version,
-            "versionNote": version_note(runtime.codex_version),
+            "stdioBridge": runtime.codex_status.state,
+            "error": runtime.codex_status.error,
+            "version": runtime.codex_status.version,
+            "versionNote": runtime.codex_status.version_note,
+            "notices": list(runtime.codex_status.notices),
         },
         "pendingEvents": runtime.outbox.count(),
         "logPath": paths.get("log", ""),

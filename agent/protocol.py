@@ -6,7 +6,7 @@ so both sides share one definition. Every frame is one JSON object with a `type`
 
 agent → relay
     device.hello      {protocolVersion, token?, agentVersion, provider, capabilities}
-    device.heartbeat  {state?}                      keeps the device online
+    device.heartbeat  {state?: {controlState?, codex?}}  keeps the device online
     agent.event       {events: [{seq, eventType, threadId?, turnId?, at?, payload}]}
     command.result    {commandId, ok, result? | error: {code, message}}
 relay → agent
@@ -168,6 +168,8 @@ MAX_ANSWER_CHARS = 4000
 # new app-server process started (its predecessor's questions died with it).
 APPROVAL_RESOLVED = "serverRequest/resolved"
 CODEX_STARTED = "agent.codex.started"
+# app-server's word that a request used a deprecated form: the agent keeps it off the event log.
+DEPRECATION_NOTICE = "deprecationNotice"
 # The seed's older task events, and the commands that replaced them.
 LEGACY_COMMANDS = {
     "task.start": "startTurn",
@@ -487,6 +489,34 @@ def _validate_hello(message: dict[str, Any]) -> None:
     _object(message, "capabilities")
 
 
+# A heartbeat's `state.codex`: the agent's word on its app-server (agent/codex_status.py).
+CODEX_REPORT: Shape = {
+    "state": Field(str, max_length=16),
+    "error": Field(str, max_length=1000),
+    "version": Field(str, max_length=32),
+    "versionNote": Field(str, max_length=500),
+    "notices": Field(list, max_length=8),
+}
+
+
+def _validate_heartbeat(message: dict[str, Any]) -> None:
+    _object(message, "state")
+    codex = (message.get("state") or {}).get("codex")
+    if codex is None:
+        return
+    _require(isinstance(codex, dict), "invalid_field", "state.codex must be an object")
+    try:
+        check_shape(codex, CODEX_REPORT)
+    except ShapeError as error:
+        raise ProtocolError("invalid_field", f"state.codex.{error}") from None
+    for notice in codex.get("notices") or []:
+        _require(
+            isinstance(notice, str) and 0 < len(notice) <= 1000,
+            "invalid_field",
+            "state.codex.notices holds texts of at most 1000 characters",
+        )
+
+
 def _validate_result(message: dict[str, Any]) -> None:
     _string(message, "commandId", limit=64)
     _require(isinstance(message.get("ok"), bool), "invalid_field", "ok must be true or false")
@@ -535,7 +565,7 @@ def _validate_events(message: dict[str, Any]) -> None:
 
 _VALIDATORS = {
     HELLO: _validate_hello,
-    HEARTBEAT: lambda m: _object(m, "state"),
+    HEARTBEAT: _validate_heartbeat,
     AGENT_EVENT: _validate_events,
     COMMAND_RESULT: _validate_result,
     ERROR: lambda m: _string(m, "code", limit=64),

@@ -142,6 +142,7 @@ def bind_device(
         device.bound_at = now
         device.capabilities = {}
         device.control_state = {}
+        device.codex = {}
         device.last_error = ""
     device.name = name
     device.platform = platform
@@ -207,6 +208,7 @@ def assign_owner(device: Device, owner: User, actor: User) -> Device:
     locked.bound_by = actor
     locked.capabilities = {}
     locked.control_state = {}
+    locked.codex = {}
     locked.last_error = ""
     locked.save(
         update_fields=[
@@ -215,6 +217,7 @@ def assign_owner(device: Device, owner: User, actor: User) -> Device:
             "bound_by",
             "capabilities",
             "control_state",
+            "codex",
             "last_error",
         ]
     )

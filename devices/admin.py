@@ -63,6 +63,7 @@ class DeviceAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "online",
         "last_heartbeat_at",
         "agent_version",
+        "codex_version",
         "platform",
     )
     list_filter = ("enabled", "online", "mode", "platform")
@@ -75,6 +76,10 @@ class DeviceAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # devices come from pairing (SET-7)
+
+    @admin.display(description=_("Codex"))
+    def codex_version(self, device: Device) -> str:
+        return (device.codex or {}).get("version") or "—"
 
     def save_model(self, request: HttpRequest, obj: Device, form: Any, change: bool) -> None:
         if "owner" in form.changed_data:

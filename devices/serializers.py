@@ -8,6 +8,29 @@ from .models import Device
 from .realtime.presence import reconnecting_until
 
 
+class CodexSerializer(serializers.Serializer):
+    """What the device's agent last said of its Codex (agent/protocol.py CODEX_REPORT)."""
+
+    state = serializers.CharField(allow_null=True, default=None)
+    error = serializers.CharField(allow_null=True, default=None)
+    version = serializers.CharField(allow_null=True, default=None)
+    versionNote = serializers.CharField(
+        allow_null=True, default=None, help_text="Set when the version is outside the tested."
+    )
+    notices = serializers.ListField(
+        child=serializers.CharField(), default=list, help_text="Deprecations Codex announced."
+    )
+
+    def to_representation(self, instance: dict) -> dict:
+        return {
+            "state": instance.get("state"),
+            "error": instance.get("error"),
+            "version": instance.get("version"),
+            "versionNote": instance.get("versionNote"),
+            "notices": list(instance.get("notices") or []),
+        }
+
+
 class DeviceSerializer(serializers.Serializer):
     deviceId = serializers.CharField(source="device_id")
     name = serializers.CharField()
@@ -19,6 +42,7 @@ class DeviceSerializer(serializers.Serializer):
     workspace = serializers.CharField()
     capabilities = serializers.JSONField()
     controlState = serializers.JSONField(source="control_state")
+    codex = CodexSerializer()
     online = serializers.BooleanField()
     lastHeartbeatAt = serializers.DateTimeField(source="last_heartbeat_at", allow_null=True)
     lastSeenAt = serializers.DateTimeField(source="last_seen_at", allow_null=True)

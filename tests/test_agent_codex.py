@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import subprocess
 import time
 import urllib.error
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .codex_world import World, agent_process, codex_world, history, wait_online
+from .codex_world import World, agent_process, codex_path, codex_world, history, wait_online
 from .console_scenarios import (
     file_change_approval,
     of_type,
@@ -70,6 +71,42 @@ def test_the_permission_preset_reaches_codex_and_the_device_reports_it(world):
     assert error["details"] == {"field": "params.permissionPreset"}
 
 
+def codex_version() -> str:
+    printed = subprocess.run([codex_path(), "--version"], capture_output=True, text=True)
+    return printed.stdout.split()[-1]
+
+
+def test_a_session_is_read_page_by_page_and_codexs_notices_reach_the_computer_once(world, caplog):
+    browser, device = world.browser, world.device_id
+    stream = browser.stream()
+    thread_id = browser.command(device, "startThread")["result"]["thread"]["id"]
+    fresh = browser.command(device, "readSession", threadId=thread_id)
+    assert fresh["status"] == "done" and fresh["result"]["thread"]["turns"] == []
+    for text in ("say hi", "say hi again"):
+        browser.command(device, "startTurn", threadId=thread_id, input=text)
+        stream.until(turn_done)
+    read = browser.command(device, "readSession", threadId=thread_id)["result"]
+    asked = [turn["items"][0]["content"][0]["text"] for turn in read["thread"]["turns"]]
+    assert asked == ["say hi", "say hi again"]
+    assert read["olderTurnsOmitted"] is False
+    reported = browser.call("GET", f"/api/devices/{device}")["codex"]
+    assert reported["version"] == codex_version() and reported["state"] == "running"
+    assert reported["notices"] == []
+
+    # The deprecated full read, asked twice, as an older agent did on every readSession.
+    codex = world.runtime.codex_client()
+    for _ in range(2):
+        codex.request("thread/read", {"threadId": thread_id, "includeTurns": True})
+    deadline = time.monotonic() + 15
+    while not (notices := browser.call("GET", f"/api/devices/{device}")["codex"]["notices"]):
+        assert time.monotonic() < deadline, "the notice never reached the relay"
+        time.sleep(0.2)
+    assert len(notices) == 1 and "includeTurns" in notices[0]
+    logged = [r.getMessage() for r in caplog.records if "includeTurns" in r.getMessage()]
+    assert len(logged) == 1
+    assert not [e for e in history(browser, device) if e["eventType"] == "deprecationNotice"]
+
+
 def test_a_crashed_app_server_is_restarted_and_the_console_told(world):
     browser, device = world.browser, world.device_id
     stream = browser.stream()
@@ -108,6 +145,9 @@ def test_a_relay_restart_mid_turn_loses_and_repeats_nothing(world):
         if e["eventType"] == "item/agentMessage/delta" and e["threadId"] == thread_id
     )
     assert text == "".join(f"chunk {n} " for n in range(60))
+    # The agent that said hello again named the Codex it runs.
+    provider = browser.call("GET", f"/api/devices/{device}")["capabilities"]["provider"]
+    assert provider["version"] == codex_version()
 
 
 def test_plan_mode_reaches_codex_as_the_turns_collaboration_mode(world):

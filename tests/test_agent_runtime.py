@@ -232,7 +232,7 @@ def test_an_agent_whose_codex_cannot_start_still_connects_and_says_why(tmp_path)
     try:
         host.start()
         assert started == ["socket"]
-        assert host.codex_state == "failed"
+        assert host.codex_status.state == "failed"
         assert events_of(host, "agent.codex.failed")
     finally:
         host.stop()
@@ -407,3 +407,44 @@ def test_a_command_during_a_requested_codex_restart_waits_for_the_new_app_server
     answer = command(runtime, "startThread", "cmd_2")
     assert answer["ok"] is True, answer
     assert runtime.codex is not first and runtime.codex.running
+
+
+class PagedCodex:
+    """thread/read and thread/turns/list as app-server answers them, over `count` turns."""
+
+    def __init__(self, count: int) -> None:
+        self.turns = [{"id": f"turn-{n}"} for n in range(count)]
+        self.asked: list[tuple[str, dict[str, Any]]] = []
+
+    def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.asked.append((method, params))
+        if method == "thread/read":
+            return {"thread": {"id": params["threadId"], "turns": []}}
+        newest_first = self.turns[::-1]
+        start = int(params.get("cursor") or 0)
+        page = newest_first[start : start + params["limit"]]
+        more = start + len(page) < len(newest_first)
+        return {"data": page, "nextCursor": str(start + len(page)) if more else None}
+
+
+class PagedRuntime:
+    def __init__(self, codex: PagedCodex) -> None:
+        self.codex = codex
+
+    def codex_client(self) -> PagedCodex:
+        return self.codex
+
+
+@pytest.mark.parametrize(("count", "omitted"), [(0, False), (120, False), (640, True)])
+def test_a_session_is_read_without_the_deprecated_full_history_and_oldest_first(count, omitted):
+    from agent import handlers
+
+    codex = PagedCodex(count)
+    result = handlers.read_session(PagedRuntime(codex), {"threadId": "thr-1"})
+    shown = min(count, handlers.MAX_READ_TURNS)
+    assert [turn["id"] for turn in result["thread"]["turns"]] == [
+        f"turn-{n}" for n in range(count - shown, count)
+    ]
+    assert result["olderTurnsOmitted"] is omitted
+    assert codex.asked[0] == ("thread/read", {"threadId": "thr-1"})
+    assert all(params["itemsView"] == "full" for _m, params in codex.asked[1:])

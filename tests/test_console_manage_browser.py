@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 import websocket
 
 from .browser import screenshot, sign_in
 from .console_kit import open_new_session, send
+from .console_scenarios import turn_done
 from .realtime import hello
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.own_deployment]
@@ -52,6 +54,34 @@ def test_a_person_renames_a_computer_and_removes_it_after_confirming(page, world
     page.get_by_text("Studio Mac was removed.").wait_for()
     assert page.locator("[data-device]").count() == 0
     assert world.browser.call("GET", "/api/devices")["devices"] == []
+
+
+def test_the_computer_page_names_the_codex_and_what_it_said_is_deprecated(page, world):
+    # A deprecated request, as an older agent made on every read: Codex announces it.
+    stream = world.browser.stream()
+    thread_id = world.browser.command(world.device_id, "startThread")["result"]["thread"]["id"]
+    world.browser.command(world.device_id, "startTurn", threadId=thread_id, input="say hi")
+    stream.until(turn_done)
+    world.runtime.codex_client().request(
+        "thread/read", {"threadId": thread_id, "includeTurns": True}
+    )
+    world.runtime.client.heartbeat_now()
+    deadline = time.monotonic() + 15
+    while not world.browser.call("GET", f"/api/devices/{world.device_id}")["codex"]["notices"]:
+        assert time.monotonic() < deadline, "the notice never reached the relay"
+        time.sleep(0.2)
+    sign_in(page)
+    page.locator(f"[data-device='{world.device_id}']").tap()
+    page.get_by_role("heading", name="desk").wait_for()
+    version = world.runtime.codex_status.version
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    assert page.locator("[data-codex-version]").inner_text() == version
+    notices = page.locator("[data-codex-notices] li")
+    assert notices.count() == 1 and "includeTurns" in notices.inner_text()
+    page.locator("[data-codex-notices]").scroll_into_view_if_needed()
+    for width in (360, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        screenshot(page, f"computer-codex-{width}")
 
 
 def test_a_session_is_archived_from_the_phone(page, world):

@@ -120,6 +120,13 @@ async def test_an_unsupported_protocol_version_is_refused(paired):
         ('{"type": "agent.event", "events": [{"seq": 0}]}', "invalid_event"),
         ('{"type": "command.result", "commandId": "x", "ok": false}', "invalid_field"),
         ('{"type": "device.hello", "protocolVersion": 1}', "already_connected"),
+        ('{"type": "device.heartbeat", "state": {"codex": []}}', "invalid_field"),
+        ('{"type": "device.heartbeat", "state": {"codex": {"notices": [5]}}}', "invalid_field"),
+        ('{"type": "device.heartbeat", "state": {"codex": {"shell": "x"}}}', "invalid_field"),
+        (
+            '{"type": "device.heartbeat", "state": {"codex": {"version": "%s"}}}' % ("9" * 33),
+            "invalid_field",
+        ),
     ],
 )
 async def test_malformed_frames_get_an_error_frame_and_the_socket_lives_on(paired, frame, code):
@@ -179,6 +186,32 @@ async def test_heartbeats_keep_the_device_online_and_report_its_control_state(pa
     assert stored.control_state == changed["controlState"]
     kinds = await db(lambda: list(Event.objects.values_list("event_type", flat=True)))()
     assert kinds.count("device.controlState") == 2
+    await socket.disconnect()
+
+
+async def test_what_the_agent_says_of_its_codex_is_kept_on_the_device_and_not_logged(paired):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    codex = {
+        "state": "running",
+        "error": None,
+        "version": "0.171.0",
+        "versionNote": None,
+        "notices": ["`includeTurns` is deprecated"],
+    }
+    for _ in range(2):
+        await socket.send_json_to({"type": "device.heartbeat", "state": {"codex": codex}})
+    await socket.send_json_to(events(1, 1))
+    await next_of_type(socket, "event.ack")
+    assert (await db(Device.objects.get)(pk=device.pk)).codex == codex
+    kinds = await db(lambda: list(Event.objects.values_list("event_type", flat=True)))()
+    assert kinds == ["device.online", "item/agentMessage/delta"]
+    # A notice holding a lone surrogate is refused with the frame; the device keeps its word.
+    await socket.send_to(
+        text_data='{"type": "device.heartbeat", "state": {"codex": {"notices": ["\\udc00"]}}}'
+    )
+    assert (await socket.receive_json_from())["type"] == "error"
+    assert (await db(Device.objects.get)(pk=device.pk)).codex == codex
     await socket.disconnect()
 
 

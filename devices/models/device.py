@@ -43,6 +43,8 @@ class Device(models.Model):
     workspace = models.CharField(_("workspace"), max_length=1024, blank=True)
     capabilities = models.JSONField(_("capabilities"), default=dict, blank=True)
     control_state = models.JSONField(_("control state"), default=dict, blank=True)
+    # The agent's last word on its Codex: state, error, version, versionNote, notices.
+    codex = models.JSONField(_("Codex"), default=dict, blank=True, editable=False)
     online = models.BooleanField(_("online"), default=False)
     last_heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)

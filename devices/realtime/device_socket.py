@@ -56,6 +56,7 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
         self.owner_pk: int | None = None
         self.token_pk: int | None = None
         self.recorded_control: dict[str, Any] | None = None
+        self.recorded_codex: dict[str, Any] | None = None
         self.in_flight: set[str] = set()
         # Whether commands may be waiting in the database beyond what this socket sent:
         # until a look finds none, each answer looks again.
@@ -236,16 +237,24 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
 
     async def _heartbeat(self, message: dict[str, Any]) -> None:
         """A beat is noted here and written with the process's others (sweeper); one that
-        reports a new control state is recorded at once, for the person to see."""
+        reports a new control state or news of Codex is recorded at once, for the person
+        to see."""
         self.last_heartbeat = time.monotonic()
-        control = (message.get("state") or {}).get("controlState")
-        if isinstance(control, dict) and control != self.recorded_control:
-            await self._check_hold(control)
+        state = message.get("state") or {}
+        control, codex = state.get("controlState"), state.get("codex")
+        if not isinstance(control, dict) or control == self.recorded_control:
+            control = None
+        if not isinstance(codex, dict) or codex == self.recorded_codex:
+            codex = None
+        if control is not None or codex is not None:
+            await self._check_hold(control, codex)
 
-    async def _check_hold(self, control: dict[str, Any] | None = None) -> None:
+    async def _check_hold(
+        self, control: dict[str, Any] | None = None, codex: dict[str, Any] | None = None
+    ) -> None:
         try:
             messages = await database_sync_to_async(presence.heartbeat)(
-                self.device_pk, self.token_pk, self.channel_name, control
+                self.device_pk, self.token_pk, self.channel_name, control, codex
             )
         except presence.Replaced:
             await self._close(Close.REPLACED, reason="replaced")
@@ -255,6 +264,8 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
             return
         if control is not None:
             self.recorded_control = control
+        if codex is not None:
+            self.recorded_codex = codex
         await publish(messages)
 
     def beating(self) -> bool:

@@ -165,16 +165,25 @@ def record_beats(held: dict[int, tuple[int, str]]) -> set[int]:
 
 
 def heartbeat(
-    device_pk: int, token_pk: int, channel: str, control: dict[str, Any] | None = None
+    device_pk: int,
+    token_pk: int,
+    channel: str,
+    control: dict[str, Any] | None = None,
+    codex: dict[str, Any] | None = None,
 ) -> list[Message]:
-    """Record one socket's heartbeat now, with the control state it reports (SPEC §6)
-    when that changed. Raises Replaced or AccessEnded when the socket should close."""
-    return _locked_heartbeat(device_pk, token_pk, channel, control)
+    """Record one socket's heartbeat now, with the control state (SPEC §6) and the word on
+    Codex (agent/protocol.py CODEX_REPORT) it reports when they changed. Raises Replaced or
+    AccessEnded when the socket should close."""
+    return _locked_heartbeat(device_pk, token_pk, channel, control, codex)
 
 
 @transaction.atomic
 def _locked_heartbeat(
-    device_pk: int, token_pk: int, channel: str, control: dict[str, Any] | None
+    device_pk: int,
+    token_pk: int,
+    channel: str,
+    control: dict[str, Any] | None,
+    codex: dict[str, Any] | None,
 ) -> list[Message]:
     now = clock.now()
     # Lock, then write: an update followed by a lock of the same row can deadlock on
@@ -193,6 +202,10 @@ def _locked_heartbeat(
     if changed:
         device.control_state = control
         fields.append("control_state")
+    if isinstance(codex, dict) and device.codex != codex:
+        # Shown on the computer page; not an event, so a notice is never logged twice.
+        device.codex = codex
+        fields.append("codex")
     device.save(update_fields=fields)
     if not changed:
         return []

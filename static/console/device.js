@@ -97,10 +97,25 @@ function actionsCard(device, { toast }) {
     h("dl", { class: "details" },
       h("dt", {}, gettext("Workspace")), h("dd", { class: "path" }, device.workspace || "—"),
       h("dt", {}, gettext("Agent")), h("dd", {}, device.agentVersion || "—"),
+      h("dt", {}, gettext("Codex")), h("dd", { "data-codex-version": "" }, device.codex?.version || "—"),
       h("dt", {}, gettext("Platform")), h("dd", {}, device.platform || "—"),
       h("dt", {}, gettext("Last heartbeat")), h("dd", {}, when(device.lastHeartbeatAt)),
       device.lastError ? [h("dt", {}, gettext("Last error")), h("dd", {}, device.lastError)] : null),
+    codexNotes(device.codex || {}),
     h("div", { class: "actions" }, actions));
+}
+
+// What the agent said of its Codex: a version outside the tested range, and each
+// deprecation Codex announced, once (the agent reports each notice once per process).
+function codexNotes(codex) {
+  const notes = [];
+  if (codex.versionNote) notes.push(h("p", { class: "notice warning", role: "status" }, codex.versionNote));
+  if (codex.notices?.length) {
+    notes.push(h("div", { class: "notice warning", "data-codex-notices": "" },
+      h("p", {}, gettext("Codex says a later release will stop accepting:")),
+      h("ul", {}, codex.notices.map((notice) => h("li", {}, notice)))));
+  }
+  return notes;
 }
 
 function ownershipCard(device, { toast, navigate }) {
