@@ -15,12 +15,13 @@ from typing import Any
 
 import click
 
-from . import __version__, autostart, config, lifecycle, update
-from .codex_discovery import find_codex
-from .host import HostRuntime, RuntimeSettings
-from .installer import Options, install
-from .panel import Panel, local_status, new_token
+from . import __version__
+from .local import autostart, config, lifecycle, update
+from .local.codex_discovery import find_codex
+from .local.panel import Panel, local_status, new_token
 from .relay_client import RelayClient, RelayError
+from .runtime.host import HostRuntime, RuntimeSettings
+from .setup.installer import Options, install
 from .terminal import Failure, say
 
 RETIRED = {

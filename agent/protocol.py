@@ -489,7 +489,7 @@ def _validate_hello(message: dict[str, Any]) -> None:
     _object(message, "capabilities")
 
 
-# A heartbeat's `state.codex`: the agent's word on its app-server (agent/codex_status.py).
+# A heartbeat's `state.codex`: the agent's word on its app-server (agent/runtime/codex_status.py).
 CODEX_REPORT: Shape = {
     "state": Field(str, max_length=16),
     "error": Field(str, max_length=1000),

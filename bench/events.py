@@ -112,7 +112,7 @@ async def stream_as_the_agent(
     fleet: Devices, subscribers: list[Subscriber], rate: int, seconds: float, first: int
 ) -> dict[int, float]:
     """Events come due at the rate; a frame leaves only when the one before it has been
-    acknowledged, carrying everything due by then, as agent/wss.py sends. Each event's
+    acknowledged, carrying everything due by then, as agent/runtime/wss.py sends. Each event's
     time is when it came due, so the wait for a frame counts in its lag."""
     count = int(rate * seconds)
     start = time.perf_counter()
@@ -222,8 +222,8 @@ def main(argv: list[str]) -> None:
         title = "Event throughput, framed as the agent sends"
         framing = (
             "one frame in flight: each frame carries every event that came due while the one "
-            "before it awaited its acknowledgement, as `agent/wss.py` sends. Lag is from an "
-            "event coming due to a browser reading it, so the wait for a frame counts"
+            "before it awaited its acknowledgement, as `agent/runtime/wss.py` sends. Lag is from "
+            "an event coming due to a browser reading it, so the wait for a frame counts"
         )
     else:
         title = (

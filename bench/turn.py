@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent import control
-from agent.appserver import AppServer
+from agent.runtime import control
+from agent.runtime.appserver import AppServer
 from bench.harness import Browser, deployment, record, run_command, summary_ms
 from tests.codex_world import agent_runtime, codex_path, wait_online
 from tests.fakes.responses_server import FakeResponses, write_codex_home

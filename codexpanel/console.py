@@ -21,7 +21,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 from django.views.i18n import JavaScriptCatalog
 
-from agent.install_commands import install_commands
+from agent.setup.install_commands import install_commands
 
 from . import __version__
 from .access import public

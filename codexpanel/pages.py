@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from agent.install_commands import install_commands
+from agent.setup.install_commands import install_commands
 
 from .access import public
 from .net import relay_url

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from agent.host import HostRuntime, RuntimeSettings
 from agent.protocol import device_wss_url
+from agent.runtime.host import HostRuntime, RuntimeSettings
 
 from .conftest import require
 from .fakes.responses_server import FakeResponses, write_codex_home
@@ -132,7 +132,7 @@ import json, sys, threading
 from pathlib import Path
 import pytest
 
-from agent.host import HostRuntime, RuntimeSettings
+from agent.runtime.host import HostRuntime, RuntimeSettings
 raw = json.loads(sys.argv[1])
 for key in ("state_dir", "log_dir"):
     raw[key] = Path(raw[key]) if raw[key] else None

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import autostart, config
-from agent.autostart import Launch
+from agent.local import autostart, config
+from agent.local.autostart import Launch
 
 from .test_agent_lifecycle import hold
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import __version__, codex_discovery, installer, pairing
+from agent import __version__
+from agent.local import codex_discovery
+from agent.setup import installer, pairing
 from agent.terminal import Failure
 
 from .live import sqlite_relay
@@ -239,7 +241,7 @@ def test_the_node_era_install_is_cleaned_up(tmp_path):
 
 
 def test_the_default_device_name_and_id_are_stable(tmp_path):
-    from agent import profile
+    from agent.setup import profile
 
     assert profile.device_id() == profile.device_id()
     assert profile.device_id().startswith("cp-")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import lifecycle
+from agent.local import lifecycle
 from agent.terminal import Failure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOLDER = """
 import os, signal, sys, time
 from pathlib import Path
-from agent import config
+from agent.local import config
 directory = Path(sys.argv[1])
 lock = config.single_instance(directory / "agent.lock")
 (directory / "agent.pid").write_text(str(os.getpid()))

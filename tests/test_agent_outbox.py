@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent import protocol
-from agent.outbox import Outbox
-from agent.wss import DeviceWssClient
+from agent.runtime.outbox import Outbox
+from agent.runtime.wss import DeviceWssClient
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_two_processes_appending_at_once_lose_nothing(tmp_path):
 
     code = (
         "import sys; sys.path.insert(0, sys.argv[2]);"
-        "from pathlib import Path; from agent.outbox import Outbox;"
+        "from pathlib import Path; from agent.runtime.outbox import Outbox;"
         "box = Outbox(Path(sys.argv[1]));"
         "[box.append({'eventType': 'x', 'payload': {}}) for _ in range(300)]"
     )
@@ -159,7 +159,7 @@ def test_an_event_the_relay_refuses_is_replaced_by_a_note_and_the_stream_goes_on
 
 
 def test_what_codex_reports_is_repaired_before_the_outbox_keeps_it(outbox):
-    from agent.events import EventWriter
+    from agent.runtime.events import EventWriter
 
     writer = EventWriter(outbox, on_ready=lambda: None)
     deep: list = []
@@ -174,7 +174,7 @@ def test_what_codex_reports_is_repaired_before_the_outbox_keeps_it(outbox):
 
 
 def test_the_reconnect_wait_is_capped_and_starts_over_after_a_session_that_held(client):
-    from agent import wss
+    from agent.runtime import wss
 
     steps = iter(["down"] * 10 + ["cut short"] * 3 + ["held"] + ["down"] * 3 + ["stop"])
     waits: list[float] = []

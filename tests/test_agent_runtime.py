@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from agent import control
-from agent.appserver import AppServer, AppServerError
-from agent.host import HostRuntime, RuntimeSettings
+from agent.runtime import control
+from agent.runtime.appserver import AppServer, AppServerError
+from agent.runtime.host import HostRuntime, RuntimeSettings
 
 FAKE = Path(__file__).parent / "fakes" / "fake_app_server.py"
 
@@ -143,7 +143,7 @@ def test_the_local_panel_shows_state_and_runs_fixed_actions_for_its_token_only(r
     import urllib.error
     import urllib.request
 
-    from agent.panel import Panel
+    from agent.local.panel import Panel
 
     panel = Panel(runtime, "secret-token", {"log": "/tmp/agent.log"})
     panel.start()
@@ -297,13 +297,13 @@ def test_an_mcp_elicitation_is_answered_with_the_persons_action(runtime, said, r
 
 
 def test_only_one_agent_runs_per_install(tmp_path):
-    from agent import config
+    from agent.local import config
 
     held = config.single_instance(tmp_path / "agent.lock")
     assert held is not None
     code = (
         "import sys; sys.path.insert(0, sys.argv[2]); from pathlib import Path;"
-        "from agent.config import single_instance;"
+        "from agent.local.config import single_instance;"
         "sys.exit(0 if single_instance(Path(sys.argv[1])) is None else 1)"
     )
     import subprocess
@@ -437,7 +437,7 @@ class PagedRuntime:
 
 @pytest.mark.parametrize(("count", "omitted"), [(0, False), (120, False), (640, True)])
 def test_a_session_is_read_without_the_deprecated_full_history_and_oldest_first(count, omitted):
-    from agent import handlers
+    from agent.runtime import handlers
 
     codex = PagedCodex(count)
     result = handlers.read_session(PagedRuntime(codex), {"threadId": "thr-1"})

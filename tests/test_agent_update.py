@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import agent
+from agent.local.update import is_newer, update
 from agent.terminal import Failure
-from agent.update import is_newer, update
 
 from .conftest import port_open
 from .live import free_port
@@ -80,6 +81,19 @@ def installed_version(app: Path) -> str:
     return (app / "agent" / "__init__.py").read_text()
 
 
+def test_an_agent_of_the_flat_layout_accepts_this_release_as_it_checks_one(installed):
+    # Agents from before agent/ was grouped check a downloaded release with this import.
+    done = subprocess.run(
+        [sys.executable, "-c", "import agent.cli, agent.host; print(agent.__version__)"],
+        env={**os.environ, "PYTHONPATH": str(installed)},
+        capture_output=True,
+        text=True,
+        cwd=str(installed),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == agent.__version__
+
+
 def test_a_newer_release_is_downloaded_checked_and_switched_in(fake_relay, installed):
     fake_relay.publish("9.9.9")
     outcome = update(fake_relay.url, installed, current="0.2.0")
@@ -90,16 +104,16 @@ def test_a_newer_release_is_downloaded_checked_and_switched_in(fake_relay, insta
 
 
 def test_a_hash_mismatch_is_refused_and_the_old_version_stays(fake_relay, installed):
-    fake_relay.publish("9.9.9", lie_about="host.py")
+    fake_relay.publish("9.9.9", lie_about="runtime/host.py")
     before = installed_version(installed)
-    with pytest.raises(Failure, match=r"host\.py does not match its sha256"):
+    with pytest.raises(Failure, match=r"runtime/host\.py does not match its sha256"):
         update(fake_relay.url, installed, current="0.2.0")
     assert installed_version(installed) == before
     assert not installed.with_name("app.staged").exists()
 
 
 def test_a_release_that_cannot_start_is_refused(fake_relay, installed):
-    (fake_relay.files / "host.py").write_text("this is not python(\n")
+    (fake_relay.files / "runtime" / "host.py").write_text("this is not python(\n")
     fake_relay.publish("9.9.9")
     before = installed_version(installed)
     with pytest.raises(Failure, match="does not start"):

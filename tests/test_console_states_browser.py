@@ -86,7 +86,7 @@ def test_a_turn_whose_computer_went_offline_is_shown_ended_and_a_new_message_is_
 
 
 def test_the_header_tells_a_dropped_computer_from_a_stopped_one(page, world):
-    from agent.host import HostRuntime
+    from agent.runtime.host import HostRuntime
 
     sign_in(page)
     open_new_session(page, world)

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.actions import bootstrap_first_admin
-from agent.servers import dev_relay_file
+from agent.setup.servers import dev_relay_file
 from codexpanel.errors import ActionError
 
 DEV_PORTS = range(8000, 8011)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import protocol
+from .. import protocol
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);

@@ -15,14 +15,16 @@ from typing import Any
 
 import click
 
-from . import __version__, autostart, config, lifecycle, pairing, profile, release
-from .codex_discovery import find_codex
-from .control import DEFAULT as DEFAULT_CONTROL
+from .. import __version__
+from ..local import autostart, config, lifecycle, release
+from ..local.codex_discovery import find_codex
+from ..protocol import device_wss_url
+from ..relay_client import RelayClient, RelayError
+from ..runtime.control import DEFAULT as DEFAULT_CONTROL
+from ..terminal import Failure, say
+from . import pairing, profile
 from .install_commands import install_commands
-from .protocol import device_wss_url
-from .relay_client import RelayClient, RelayError
 from .servers import resolve_server
-from .terminal import Failure, say
 
 ONLINE_CHECKS = 10
 # Files an installation of the original Node agent left behind.

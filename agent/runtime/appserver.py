@@ -22,7 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import IO, Any
 
-from . import __version__
+from .. import __version__
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, release
-from .relay_client import RelayClient, RelayError
-from .terminal import Failure
+from .. import __version__
+from ..relay_client import RelayClient, RelayError
+from ..terminal import Failure
+from . import release
 
 EVERY_SECONDS = 6 * 3600
 
@@ -40,7 +41,7 @@ class Outcome:
 def _imports(release_dir: Path) -> str | None:
     """None if the downloaded release imports cleanly, else what went wrong."""
     done = subprocess.run(
-        [sys.executable, "-c", "import agent.cli, agent.host; print(agent.__version__)"],
+        [sys.executable, "-c", "import agent.cli, agent.runtime.host; print(agent.__version__)"],
         env={**os.environ, "PYTHONPATH": str(release_dir)},
         capture_output=True,
         text=True,

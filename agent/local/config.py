@@ -10,7 +10,7 @@ from typing import Any
 
 import platformdirs
 
-from .terminal import Failure
+from ..terminal import Failure
 
 APP_NAME = "CodexPanelAgent"
 REQUIRED = ("relayUrl", "deviceId", "deviceToken", "deviceWssUrl", "workspace")

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .terminal import Failure
+from ..terminal import Failure
 
 NAMES = ("codex.cmd", "codex.exe", "codex") if os.name == "nt" else ("codex",)
 # The oldest and newest `codex app-server` this agent's tests ran on, end to end.

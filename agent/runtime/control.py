@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .protocol import PERMISSION_PRESETS, WORK_MODES
+from ..protocol import PERMISSION_PRESETS, WORK_MODES
 
 # What each of the wire's presets (PERMISSION_PRESETS) means for Codex.
 PRESETS: dict[str, dict[str, Any]] = {

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from .terminal import Failure
+from ..terminal import Failure
 
 NAMED = {
     "production": ("CODEXPANEL_PRODUCTION_URL", "https://codexpanel.com"),

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from .relay_client import RelayClient
-from .terminal import Failure
+from ..relay_client import RelayClient
+from ..terminal import Failure
 
 
 def fetch_manifest(client: RelayClient) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import __version__
+from .. import __version__
 
 if TYPE_CHECKING:
-    from .host import HostRuntime
+    from ..runtime.host import HostRuntime
 
 ACTIONS = ("reconnect", "restart_agent", "restart_codex", "open_console", "open_logs")
 

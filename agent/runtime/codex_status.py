@@ -9,7 +9,7 @@ import logging
 import threading
 from typing import Any
 
-from .codex_discovery import version_from_user_agent, version_note
+from ..local.codex_discovery import version_from_user_agent, version_note
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import websocket
 
-from . import protocol
+from .. import protocol
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..terminal import Failure
 from . import config
-from .terminal import Failure
 
 STOP_TIMEOUT = 10
 START_TIMEOUT = 15

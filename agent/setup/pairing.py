@@ -11,8 +11,8 @@ from typing import Any
 import click
 import segno
 
-from .relay_client import RelayClient, RelayError
-from .terminal import Failure, say
+from ..relay_client import RelayClient, RelayError
+from ..terminal import Failure, say
 
 SETUP_TIMEOUT = 600
 

@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import attachments, control, protocol
+from .. import protocol
+from . import attachments, control
 from .appserver import AppServerError
 
 if TYPE_CHECKING:
-    from .host import HostRuntime
+    from .appserver import AppServer
+    from .settings import RuntimeSettings
+    from .wss import DeviceWssClient
+
+
+class HostRuntime(Protocol):
+    """What the commands use of the host runtime (host.py), which dispatches them here."""
+
+    settings: RuntimeSettings
+    client: DeviceWssClient
+    control_state: dict[str, Any]
+    thread_models: dict[str, str | None]
+    active_turns: dict[str, str]
+
+    def codex_client(self) -> AppServer: ...
+
+    def soon(self, action: Any) -> None: ...
+
+    def reexec(self) -> None: ...
+
+    def restart_codex_soon(self, reason: str) -> None: ...
+
+    def resolve_approval(self, request_key: str, answer: dict[str, Any]) -> None: ...
+
+    def set_control_state(self, changes: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class CommandFailed(Exception):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from . import protocol
+from .. import protocol
 from .outbox import Outbox
 
 DELTA_METHODS = {

@@ -8,9 +8,9 @@ import os
 import time
 from pathlib import Path
 
-from . import protocol
-from .relay_client import RelayClient, RelayError
-from .terminal import Failure
+from .. import protocol
+from ..relay_client import RelayClient, RelayError
+from ..terminal import Failure
 
 KEEP_SECONDS = 24 * 3600
 # The relay refuses larger images; anything bigger here was not sent by it.
