@@ -5,18 +5,47 @@ from __future__ import annotations
 
 import os
 import plistlib
+import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
+import agent
 from agent.local import autostart, config
 from agent.local.autostart import Launch
 
+from .conftest import require
 from .test_agent_lifecycle import hold
 
 ROOT = Path(__file__).resolve().parent.parent
+# A folder as people name theirs: a space, a quote, and what unit files and desktop entries
+# treat as their own (a specifier or field code, an expansion, an escape).
+AWKWARD = 'O\'Brien 50%zoff $HOME "x" \\y'
+
+
+def awkward_launch(tmp_path: Path) -> Launch:
+    folder = tmp_path / AWKWARD
+    folder.mkdir()
+    (folder / "python").symlink_to(sys.executable)
+    return Launch(str(folder / "python"), folder / "app", folder / "agent-runtime.json")
+
+
+def agent_version_through(arguments: list[str], environment: dict[str, str]) -> str:
+    """Run what a launcher declares, with `--version` for `run`, as the OS would start it."""
+    assert arguments[-1] == "run"
+    done = subprocess.run(
+        [*arguments[:-1], "--version"],
+        env={"PATH": "/usr/bin:/bin", **environment},
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 @pytest.fixture
@@ -52,7 +81,7 @@ def test_linux_without_user_systemd_uses_xdg_autostart(tmp_path, launch, monkeyp
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     entry = autostart.register_linux(launch, tmp_path, run=Recorder())
     assert entry == tmp_path / "cfg/autostart/codexpanel-agent.desktop"
-    assert f"Exec=env PYTHONPATH={launch.app_dir}" in entry.read_text()
+    assert f'Exec="env" "PYTHONPATH={launch.app_dir}"' in entry.read_text()
 
 
 def test_linux_uninstall_removes_ours_and_the_node_agents_entries(tmp_path, launch, monkeypatch):
@@ -78,6 +107,137 @@ def test_macos_gets_a_launch_agent_that_keeps_the_agent_alive(tmp_path, launch):
     assert any(call[1] == "bootstrap" for call in runner.calls)
     assert autostart.unregister_macos(tmp_path, run=runner) == [plist_path]
     assert not plist_path.exists()
+
+
+def test_the_systemd_unit_passes_systemd_analyze_even_in_an_awkward_folder(tmp_path):
+    """systemd-analyze checks the unit as systemd reads it. Not proven here: a user manager
+    starting it at logon (this machine runs no user systemd session)."""
+    analyze = shutil.which("systemd-analyze")
+    require(analyze is not None, "systemd-analyze (apt-get install systemd)")
+    unit = tmp_path / autostart.UNIT
+    unit.write_text(autostart.systemd_unit(awkward_launch(tmp_path)))
+    checked = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    # The check is real: the unit as written before, with the program named directly and
+    # `%` left bare, is refused for each.
+    text = unit.read_text()
+    for broken in (text.replace('"/usr/bin/env" ', ""), text.replace("%%", "%")):
+        unit.write_text(broken)
+        assert subprocess.run([analyze, "verify", str(unit)], capture_output=True).returncode
+
+
+def test_the_xdg_autostart_entry_passes_desktop_file_validate_in_an_awkward_folder(tmp_path):
+    """Not proven here: a desktop session starting it at logon (this machine has none)."""
+    validate = shutil.which("desktop-file-validate")
+    require(validate is not None, "desktop-file-validate (apt-get install desktop-file-utils)")
+    entry = tmp_path / autostart.DESKTOP
+    entry.write_text(autostart.desktop_entry(awkward_launch(tmp_path)))
+    checked = subprocess.run([validate, str(entry)], capture_output=True, text=True)
+    assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout
+    entry.write_text(entry.read_text().replace("%%", "%"))
+    assert subprocess.run([validate, str(entry)], capture_output=True).returncode != 0
+
+
+def test_the_launch_agent_is_a_valid_plist_whose_command_starts_this_agent(tmp_path):
+    """plistlib reads it back as launchd's keys, and its command and environment start this
+    agent. Not proven here: launchd loading it (no macOS, no plutil on this machine)."""
+    launch = Launch(sys.executable, ROOT, tmp_path / AWKWARD / "agent-runtime.json")
+    plist = plistlib.loads(autostart.launch_agent(launch, tmp_path / "agent.log"))
+    assert set(plist) == {
+        "Label", "ProgramArguments", "EnvironmentVariables", "RunAtLoad", "KeepAlive",
+        "StandardOutPath", "StandardErrorPath",
+    }  # fmt: skip
+    assert plist["Label"] == autostart.LABEL
+    assert plist["KeepAlive"] == {"SuccessfulExit": False}
+    assert Path(plist["ProgramArguments"][0]).is_absolute()
+    assert all(isinstance(value, str) for value in plist["EnvironmentVariables"].values())
+    assert plist["EnvironmentVariables"]["CODEXPANEL_AGENT_CONFIG"] == str(launch.config_file)
+    version = agent_version_through(plist["ProgramArguments"], plist["EnvironmentVariables"])
+    assert version.endswith(agent.__version__)
+
+
+class FakeWinreg(types.ModuleType):
+    """The calls RunKey makes of winreg, as Windows answers them. Not proven here: the real
+    registry, and Windows running the entry at logon (this machine is not Windows)."""
+
+    HKEY_CURRENT_USER = "HKCU"
+    KEY_SET_VALUE = 2
+    REG_SZ = 1
+
+    def __init__(self) -> None:
+        super().__init__("winreg")
+        self.keys: dict[str, dict[str, tuple[int, str]]] = {}
+
+    class Key:
+        def __init__(self, values: dict[str, tuple[int, str]]) -> None:
+            self.values = values
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def CreateKey(self, root: str, path: str):
+        return self.Key(self.keys.setdefault(f"{root}\\{path}", {}))
+
+    def OpenKey(self, root: str, path: str, reserved: int, access: int):
+        assert access == self.KEY_SET_VALUE
+        if f"{root}\\{path}" not in self.keys:
+            raise FileNotFoundError(2, "The system cannot find the file specified")
+        return self.Key(self.keys[f"{root}\\{path}"])
+
+    def SetValueEx(self, key, name: str, reserved: int, kind: int, value: str) -> None:
+        key.values[name] = (kind, value)
+
+    def DeleteValue(self, key, name: str) -> None:
+        if name not in key.values:
+            raise FileNotFoundError(2, "The system cannot find the file specified")
+        del key.values[name]
+
+
+def test_the_windows_run_key_is_written_and_removed_through_winreg(tmp_path, monkeypatch):
+    winreg = FakeWinreg()
+    monkeypatch.setitem(sys.modules, "winreg", winreg)
+    assert autostart.unregister_windows() == []  # no Run key yet: nothing to remove
+    launch = Launch(str(tmp_path / "venv" / "python.exe"), ROOT, tmp_path / "missing.json")
+    command = autostart.register_windows(launch)
+    run_key = winreg.keys["HKCU\\" + autostart.RunKey.PATH]
+    assert run_key == {autostart.RUN_VALUE: (winreg.REG_SZ, command)}
+    run_key["CodexPanel"] = (winreg.REG_SZ, "node desktop-agent.js")  # the Node agent's
+    assert sorted(autostart.unregister_windows()) == ["CodexPanel", autostart.RUN_VALUE]
+    assert run_key == {}
+
+
+def test_on_windows_the_entry_prefers_pythonw_and_falls_back_to_python(tmp_path, monkeypatch):
+    monkeypatch.setattr(autostart.sys, "platform", "win32")
+    python = tmp_path / "venv" / "python.exe"
+    launch = Launch(str(python), ROOT, tmp_path / "cfg.json")
+    launcher = tmp_path / "launch-agent.py"
+    assert autostart.windows_command(launch, launcher) == f'"{python}" "{launcher}"'
+    python.parent.mkdir()
+    (python.parent / "pythonw.exe").write_bytes(b"")
+    assert autostart.windows_command(launch, launcher) == (
+        f'"{python.parent / "pythonw.exe"}" "{launcher}"'
+    )
+
+
+def test_the_windows_launcher_starts_this_agent_from_its_release_folder(tmp_path):
+    """Run with this machine's Python: the launcher reaches this agent's own CLI, which
+    says the computer is not paired (its config is not there)."""
+    config_file = tmp_path / AWKWARD / "agent-runtime.json"
+    launcher = tmp_path / "launch-agent.py"
+    launcher.write_text(autostart.windows_launcher(Launch("python", ROOT, config_file)))
+    done = subprocess.run(
+        [sys.executable, str(launcher)],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert f"not paired yet ({config_file} is missing)" in done.stderr
 
 
 class FakeRunKey(autostart.RunKey):

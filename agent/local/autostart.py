@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import plistlib
+import re
 import shutil
 import subprocess
 import sys
@@ -54,9 +55,26 @@ def _config_home(home: Path) -> Path:
 # --- Linux ---------------------------------------------------------------------------------
 
 
+def _systemd_quoted(value: str, *, command: bool = False) -> str:
+    """One quoted word of a unit file. A folder may hold a space, a quote, `%` (a systemd
+    specifier) or `$` (expanded in a command's arguments): each is written so it stays."""
+    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'"{text.replace("$", "$$") if command else text}"'
+
+
 def systemd_unit(launch: Launch) -> str:
-    environment = "\n".join(f'Environment="{k}={v}"' for k, v in launch.environment.items())
-    command = " ".join(f'"{part}"' for part in launch.arguments)
+    environment = "\n".join(
+        f"Environment={_systemd_quoted(f'{k}={v}')}" for k, v in launch.environment.items()
+    )
+    # systemd refuses a program whose path holds a quote or a backslash (a folder named
+    # O'Brien, say): env starts it instead, the path then an argument like any other.
+    # `$` is expanded in a command's arguments, never in the program's own name.
+    program, *arguments = launch.arguments
+    if set(program) & set("'\"\\"):
+        program, arguments = "/usr/bin/env", [program, *arguments]
+    command = " ".join(
+        [_systemd_quoted(program), *(_systemd_quoted(part, command=True) for part in arguments)]
+    )
     return (
         "[Unit]\nDescription=codexpanel desktop agent\nAfter=network-online.target\n\n"
         f"[Service]\n{environment}\nExecStart={command}\nRestart=on-failure\nRestartSec=5\n\n"
@@ -64,12 +82,20 @@ def systemd_unit(launch: Launch) -> str:
     )
 
 
+def _desktop_quoted(value: str) -> str:
+    """One argument of a desktop entry's Exec key: quoted, with `"`, `` ` ``, `$` and `\\`
+    escaped inside the quotes, every backslash then escaped again as the file's string
+    values require, and `%` (a field code) doubled."""
+    inner = re.sub(r'(["`$\\\\])', r"\\\1", value)
+    return '"' + inner.replace("\\", "\\\\").replace("%", "%%") + '"'
+
+
 def desktop_entry(launch: Launch) -> str:
-    environment = " ".join(f"{k}={v}" for k, v in launch.environment.items())
-    command = " ".join(launch.arguments)
+    words = ["env", *(f"{k}={v}" for k, v in launch.environment.items()), *launch.arguments]
     return (
         "[Desktop Entry]\nType=Application\nName=codexpanel agent\n"
-        f"Exec=env {environment} {command}\nX-GNOME-Autostart-enabled=true\nNoDisplay=true\n"
+        f"Exec={' '.join(_desktop_quoted(word) for word in words)}\n"
+        "X-GNOME-Autostart-enabled=true\nNoDisplay=true\n"
     )
 
 
