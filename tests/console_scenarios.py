@@ -85,6 +85,8 @@ def turn_and_command_approvals(browser: Browser, device: str, workspace: Path) -
     history = browser.command(device, "readSession", threadId=thread_id)
     assert history["status"] == "done"
     assert len(history["result"]["thread"]["turns"]) == 3
+    # Nothing the agent asked of Codex on the way was in a deprecated form.
+    assert browser.call("GET", f"/api/devices/{device}")["codex"]["notices"] == []
 
 
 def file_change_approval(browser: Browser, device: str, outside: Path) -> None:

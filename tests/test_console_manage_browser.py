@@ -78,6 +78,15 @@ def test_the_computer_page_names_the_codex_and_what_it_said_is_deprecated(page, 
     assert page.locator("[data-codex-version]").inner_text() == version
     notices = page.locator("[data-codex-notices] li")
     assert notices.count() == 1 and "includeTurns" in notices.inner_text()
+    # A Codex newer than the agent was tested with is said so, on the page too.
+    world.runtime.codex_status.version = "9.0.0"
+    world.runtime.client.heartbeat_now()
+    deadline = time.monotonic() + 15
+    while not world.browser.call("GET", f"/api/devices/{world.device_id}")["codex"]["versionNote"]:
+        assert time.monotonic() < deadline, "the version note never reached the relay"
+        time.sleep(0.2)
+    page.reload()
+    page.get_by_text("Codex 9.0.0 is newer than this agent was tested with").wait_for()
     page.locator("[data-codex-notices]").scroll_into_view_if_needed()
     for width in (360, 390):
         page.set_viewport_size({"width": width, "height": 844})
