@@ -62,12 +62,13 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
     @admin.display(description=_("Balance and quota"))
     def money(self, user: User) -> str:
         from wallet.models import Wallet
+        from wallet.money import format_money
         from wallet.quota import device_quota
 
         wallet = Wallet.objects.filter(user=user).first()
         return format_html(
             '{} · {} · <a href="{}">{}</a> · <a href="{}?user={}">{}</a>',
-            _("balance %(balance)s") % {"balance": wallet.balance if wallet else 0},
+            _("balance %(balance)s") % {"balance": format_money(wallet.balance if wallet else 0)},
             _("device quota %(quota)s") % {"quota": device_quota(user)},
             reverse("admin:wallet_adjust", args=[user.pk]),
             _("Adjust balance"),

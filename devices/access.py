@@ -4,6 +4,7 @@ stream) asks these functions, so the rule lives in one place."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 from django.db.models import QuerySet
@@ -83,3 +84,20 @@ def check_device_quota(user: User, device_id: str) -> None:
             403,
             details={"quota": quota, "used": used},
         )
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """How many of a user's computers are enabled against how many their cards allow."""
+
+    quota: int
+    enabled: int
+
+    @property
+    def excess(self) -> int:
+        return max(0, self.enabled - self.quota)
+
+
+def quota_use(user: User) -> QuotaUse:
+    enabled = Device.objects.filter(owner=user, enabled=True).count()
+    return QuotaUse(quota=quota_from_cards(user), enabled=enabled)

@@ -12,7 +12,7 @@ from accounts.models import User
 from codexpanel import clock, tokens
 from codexpanel.errors import ActionError
 
-from .access import check_device_quota
+from .access import check_device_quota, quota_use
 from .models import TOKEN_PREFIX, Device, DeviceToken
 from .signals import announce_access_revoked
 
@@ -191,6 +191,35 @@ def set_device_enabled(device: Device, enabled: bool, actor: User | None = None)
         before={"enabled": before},
         after={"enabled": enabled},
     )
+
+
+@transaction.atomic
+def disable_beyond_quota(owner: User, device_pks: list[int], actor: User) -> int:
+    """An operator picks which of a user's computers to disable after their quota fell
+    below what they hold (a card revoked or expired): at least the excess, all of them the
+    owner's enabled computers. Returns how many were disabled."""
+    locked = list(
+        Device.objects.select_for_update()
+        .filter(owner=owner, enabled=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    use = quota_use(owner)
+    picked = set(device_pks)
+    if not picked <= set(locked):
+        raise ActionError(
+            "invalid_request", _("Pick only this user's computers that are enabled."), 400
+        )
+    if len(picked) < use.excess:
+        raise ActionError(
+            "invalid_request",
+            _("Pick at least %(excess)d computer(s): %(user)s may keep %(quota)d enabled.")
+            % {"excess": use.excess, "user": owner, "quota": use.quota},
+            400,
+        )
+    for device in Device.objects.filter(pk__in=picked).select_related("owner"):
+        set_device_enabled(device, False, actor)
+    return len(picked)
 
 
 @transaction.atomic

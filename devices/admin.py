@@ -36,19 +36,16 @@ class DeviceOwnerForm(forms.ModelForm):
         return owner
 
 
-class DeviceTokenInline(admin.TabularInline):
+class DeviceTokenInline(ScopedAdminMixin, admin.TabularInline):
+    # Shown to whoever holds the scope, not to holders of Django's model permissions.
+    scope = "operate_any_device"
+    read_only = True
     model = DeviceToken
     fields = ("hint", "created_at", "revoked_at", "revoked_reason", "revoked_by")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ("-created_at",)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Device)

@@ -41,6 +41,19 @@ def test_operators_see_devices_and_their_tokens(operator, paired):
     assert paired["deviceToken"] not in page.text
 
 
+def test_an_operator_holding_only_the_device_scope_sees_the_tokens_too(make_user, paired):
+    from django.contrib.auth.models import Group, Permission
+
+    group = Group.objects.create(name="Device desk")
+    for codename in ("access_admin", "operate_any_device"):
+        group.permissions.add(Permission.objects.get(codename=codename))
+    make_user("desk").groups.add(group)
+    client = Client()
+    assert client.login(username="desk", password=PASSWORD)
+    page = client.get(f"/admin/devices/device/{Device.objects.get().pk}/change/")
+    assert paired["deviceToken"][:12] in page.text
+
+
 def test_the_disable_action_disables_and_the_agent_is_refused(operator, paired):
     device = Device.objects.get()
     operator.post(

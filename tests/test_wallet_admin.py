@@ -60,7 +60,7 @@ def audited(action: str) -> list[AuditRecord]:
 
 
 def adjust(client: Client, user: User, **fields):
-    form = {"kind": "recharge", "amount": "500", "reason": "first payment", "idempotency_key": "k1"}
+    form = {"kind": "recharge", "amount": "5", "reason": "first payment", "idempotency_key": "k1"}
     return client.post(f"/admin/wallet/wallet/adjust/{user.pk}/", {**form, **fields})
 
 
@@ -68,8 +68,8 @@ def test_an_operator_recharges_gifts_and_deducts_with_an_idempotency_key(operato
     assert operator.get(f"/admin/wallet/wallet/adjust/{ada.pk}/").status_code == 200
     assert adjust(operator, ada).status_code == 302
     assert adjust(operator, ada).status_code == 302  # the same form again
-    adjust(operator, ada, kind="gift", amount="50", idempotency_key="k2")
-    adjust(operator, ada, kind="deduct", amount="120", idempotency_key="k3")
+    adjust(operator, ada, kind="gift", amount="0.50", idempotency_key="k2")
+    adjust(operator, ada, kind="deduct", amount="1.20", idempotency_key="k3")
     assert Wallet.objects.get(user=ada).balance == 430
     records = audited("wallet.adjust")
     assert len(records) == 3
@@ -78,8 +78,8 @@ def test_an_operator_recharges_gifts_and_deducts_with_an_idempotency_key(operato
 
 
 def test_a_deduction_beyond_the_balance_is_shown_as_an_error(operator, ada):
-    page = adjust(operator, ada, kind="deduct", amount="1")
-    assert page.status_code == 200 and "does not cover" in page.text
+    page = adjust(operator, ada, kind="deduct", amount="0.01")
+    assert page.status_code == 200 and "does not cover ¥0.01" in page.text
     assert not Wallet.objects.filter(user=ada, balance__lt=0).exists()
 
 
@@ -187,7 +187,7 @@ def test_an_operator_without_operate_any_device_cannot_touch_devices(helpdesk, a
 def test_the_user_page_shows_the_wallet_and_links_the_money_operations(operator, ada, plan):
     actions.adjust(ada, kind="gift", amount=25, reason="welcome", idempotency_key="w")
     page = operator.get(f"/admin/accounts/user/{ada.pk}/change/")
-    assert "balance 25" in page.text and "device quota 1" in page.text
+    assert "balance ¥0.25" in page.text and "device quota 1" in page.text
     assert f"/admin/wallet/wallet/adjust/{ada.pk}/" in page.text
     grant = operator.get(f"/admin/wallet/entitlement/add/?user={ada.pk}")
     assert f'<option value="{ada.pk}" selected>' in grant.text
@@ -238,7 +238,7 @@ def test_user_state_groups_and_password_resets_are_audited(operator, boss, ada):
 
 
 def test_a_test_user_is_rolled_back_entirely_from_the_admin(operator, ada, plan):
-    adjust(operator, ada, amount="3000")
+    adjust(operator, ada, amount="30")
     actions.buy_card(ada, "pro", "tap-1")
     card = Entitlement.objects.get()
     operator.post(
@@ -247,9 +247,9 @@ def test_a_test_user_is_rolled_back_entirely_from_the_admin(operator, ada, plan)
     operator.post(
         "/admin/wallet/entitlement/", {"action": "revoke_cards", "_selected_action": [card.pk]}
     )
-    adjust(operator, ada, kind="refund", amount="3000", reason="trial over", idempotency_key="k9")
+    adjust(operator, ada, kind="refund", amount="30", reason="trial over", idempotency_key="k9")
     adjust(
-        operator, ada, kind="deduct", amount="3000", reason="refund paid out", idempotency_key="k10"
+        operator, ada, kind="deduct", amount="30", reason="refund paid out", idempotency_key="k10"
     )
     ada.refresh_from_db()
     card.refresh_from_db()
@@ -280,7 +280,7 @@ def test_an_amount_beyond_what_the_ledger_holds_is_a_form_error(operator, ada, a
 def test_a_recharge_that_would_overflow_the_balance_is_refused_and_changes_nothing(operator, ada):
     top = 2**63 - 1
     Wallet.objects.create(user=ada, balance=top)
-    page = adjust(operator, ada, amount="1")
+    page = adjust(operator, ada, amount="0.01")
     assert page.status_code == 200 and "errorlist" in page.text
     assert Wallet.objects.get(user=ada).balance == top
     assert not Wallet.objects.get(user=ada).entries.exists()

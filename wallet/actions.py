@@ -20,6 +20,7 @@ from codexpanel import clock
 from codexpanel.errors import ActionError
 
 from .models import LEDGER_MAX, CardPlan, Entitlement, LedgerEntry, Wallet
+from .money import format_money
 
 MAX_KEY_LENGTH = 128
 ADJUSTABLE = {
@@ -88,17 +89,21 @@ def _append(
         raise ActionError(
             "balance_too_large",
             _(
-                "The balance (%(balance)d) cannot grow by %(amount)d: a balance holds at most "
-                "%(limit)d."
+                "The balance (%(balance)s) cannot grow by %(amount)s: a balance holds at most "
+                "%(limit)s."
             )
-            % {"balance": wallet.balance, "amount": amount, "limit": LEDGER_MAX},
+            % {
+                "balance": format_money(wallet.balance),
+                "amount": format_money(amount),
+                "limit": format_money(LEDGER_MAX),
+            },
             409,
         )
     if balance < 0:
         raise ActionError(
             "insufficient_balance",
-            _("The balance (%(balance)d) does not cover %(amount)d.")
-            % {"balance": wallet.balance, "amount": -amount},
+            _("The balance (%(balance)s) does not cover %(amount)s.")
+            % {"balance": format_money(wallet.balance), "amount": format_money(-amount)},
             409,
         )
     entry = LedgerEntry.objects.create(

@@ -17,6 +17,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .money import format_money
+
 
 class Wallet(models.Model):
     user = models.OneToOneField(
@@ -33,7 +35,7 @@ class Wallet(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} · {self.balance}"
+        return f"{self.user} · {format_money(self.balance)}"
 
 
 class AppendOnly(models.Model):
@@ -101,7 +103,9 @@ class LedgerEntry(AppendOnly):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount:+d} → {self.balance_after}"
+        sign = "+" if self.amount > 0 else ""
+        after = format_money(self.balance_after)
+        return f"{self.get_kind_display()} {sign}{format_money(self.amount)} → {after}"
 
 
 # What a ledger column holds (a signed 64-bit integer, on SQLite and PostgreSQL alike):
