@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
@@ -11,10 +12,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from codexpanel.adminkit import ReadOnlyAdminMixin, ScopedAdminMixin
+from codexpanel.adminkit import CsvExportMixin, ReadOnlyAdminMixin, ScopedAdminMixin
 
 from . import actions, audit
 from .models import AuditRecord, User
+
+READ_AUDIT = "accounts.read_audit"
 
 
 class UserChangeFormNoRoles(UserChangeForm):
@@ -131,11 +134,49 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Read-only: records are written by the action functions, never by hand."""
+class AuditRecordAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: records are written by the action functions, never by hand. Every
+    operator reads the records of their own actions; the read_audit scope opens all."""
 
     list_display = ("created_at", "actor", "action", "target_user", "subject")
-    list_filter = ("action",)
-    search_fields = ("actor__username", "target_user__username", "subject")
+    list_filter = ("action", ("created_at", admin.DateFieldListFilter))
+    date_hierarchy = "created_at"
+    search_fields = (
+        "actor__username",
+        "actor__email",
+        "=actor__user_id",
+        "target_user__username",
+        "target_user__email",
+        "=target_user__user_id",
+        "subject",
+    )
     list_select_related = ("actor", "target_user")
     readonly_fields = ("created_at", "actor", "action", "target_user", "subject", "before", "after")
+    csv_name = "audit"
+    csv_columns = {
+        "when": lambda r: r.created_at,
+        "operator": lambda r: r.actor.username if r.actor else "",
+        "operator_id": lambda r: r.actor.user_id if r.actor else "",
+        "action": lambda r: r.action,
+        "user": lambda r: r.target_user.username if r.target_user else "",
+        "user_id": lambda r: r.target_user.user_id if r.target_user else "",
+        "subject": lambda r: r.subject,
+        "before": lambda r: json.dumps(r.before, ensure_ascii=False, sort_keys=True),
+        "after": lambda r: json.dumps(r.after, ensure_ascii=False, sort_keys=True),
+    }
+
+    @staticmethod
+    def reads_all(request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.has_perm(READ_AUDIT)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditRecord]:
+        records = super().get_queryset(request)
+        return records if self.reads_all(request) else records.filter(actor=request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not request.user.is_staff:
+            return False
+        return obj is None or self.reads_all(request) or obj.actor_id == request.user.pk

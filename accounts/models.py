@@ -19,6 +19,8 @@ SCOPES: dict[str, str] = {
     "operate_any_device": "Read and command any user's devices",
     "adjust_wallet": "Recharge, gift, deduct and correct wallet balances",
     "manage_cards": "Grant, renew and revoke monthly cards",
+    # Every operator reads the audit records of their own actions; this opens everyone's.
+    "read_audit": "Read every operator's audit records",
 }
 
 USER_ID_VALIDATOR = RegexValidator(

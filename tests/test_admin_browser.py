@@ -128,3 +128,23 @@ def test_an_operator_revokes_a_card_and_picks_the_computers_to_disable_by_tappin
     )
     disabled = [d for d in state(relay)["disabled"] if d.startswith(f"d{page.width}-")]
     assert disabled == [f"d{page.width}-0001-aaaaaa", f"d{page.width}-0003-aaaaaa"]
+
+
+def test_an_operator_exports_the_ledger_list_they_filtered_by_tapping(page, relay):
+    relay.python(
+        "import django; django.setup()\n"
+        "from accounts.models import User\n"
+        "from wallet.actions import adjust\n"
+        f"user = User.objects.create_user('payer{page.width}', 'unused-password-1')\n"
+        "adjust(user, kind='gift', amount=1, reason='tiny', idempotency_key='g')\n"
+    )
+    page.goto("/admin/wallet/ledgerentry/")
+    page.locator("#searchbar").fill(f"payer{page.width}")
+    page.locator('#changelist-search input[type="submit"]').tap()
+    page.locator("#result_list").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").tap()
+    saved = download.value.path()
+    rows = open(saved, encoding="utf-8").read().splitlines()
+    assert rows[0].startswith("created,username,user_id,kind,amount")
+    assert len(rows) == 2 and f",payer{page.width}," in rows[1] and ",gift,0.01," in rows[1]

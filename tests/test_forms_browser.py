@@ -274,6 +274,9 @@ ADMIN_PAGES = [
     "/admin/accounts/user/add/",
     "/admin/wallet/wallet/",
     "/admin/wallet/ledgerentry/",
+    "/admin/wallet/wallet/find/?q=root",
+    "/admin/wallet/entitlement/?status=active",
+    "/admin/accounts/auditrecord/",
     "/admin/devices/device/",
     "/admin/auth/group/add/",
 ]

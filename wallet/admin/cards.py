@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from codexpanel import clock
+from codexpanel.adminkit import CsvExportMixin
 from codexpanel.errors import ActionError
 from devices import actions as device_actions
 from devices.access import quota_use
@@ -116,9 +117,30 @@ class PickDevicesForm(forms.Form):
         return f"{device.name or device.device_id} ({device.device_id}) · {state}"
 
 
+def card_status(card: Entitlement) -> str:
+    now = clock.now()
+    if card.revoked_at is not None:
+        return "revoked"
+    if card.starts_at > now:
+        return "upcoming"
+    return "active" if card.ends_at > now else "expired"
+
+
 @admin.register(Entitlement)
-class EntitlementAdmin(ScopedAdmin):
+class EntitlementAdmin(CsvExportMixin, ScopedAdmin):
     scope = "manage_cards"
+    change_list_template = "admin/wallet/entitlement/change_list.html"
+    csv_name = "cards"
+    csv_columns = {
+        "username": lambda c: c.user.username,
+        "user_id": lambda c: c.user.user_id,
+        "plan": lambda c: c.plan.code,
+        "source": lambda c: c.source,
+        "status": card_status,
+        "starts": lambda c: c.starts_at,
+        "ends": lambda c: c.ends_at,
+        "revoked": lambda c: c.revoked_at,
+    }
     list_display = ("user", "plan", "source", "starts_at", "ends_at", "revoked_at", "quota_now")
     list_filter = (
         CardStatusFilter,

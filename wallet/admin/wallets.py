@@ -5,6 +5,7 @@ currency's major unit; the ledger keeps integers in the minor unit."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -20,12 +21,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from codexpanel.adminkit import ScopedAdminMixin
+from codexpanel.adminkit import CsvExportMixin, ScopedAdminMixin
 from codexpanel.errors import ActionError
 
 from .. import actions
 from ..models import LEDGER_MAX, LedgerEntry, Wallet
-from ..money import MoneyField, format_money
+from ..money import MoneyField, currency, format_money, major_text
 from .base import ScopedAdmin, signed_money
 
 Kind = LedgerEntry.Kind
@@ -235,10 +236,28 @@ class WalletAdmin(ScopedAdmin):
         )
 
 
+def _major(minor: int) -> Decimal:
+    return Decimal(major_text(minor))
+
+
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ScopedAdmin):
+class LedgerEntryAdmin(CsvExportMixin, ScopedAdmin):
     scope = "adjust_wallet"
     read_only = True
+    csv_name = "ledger"
+    csv_columns = {
+        "created": lambda e: e.created_at,
+        "username": lambda e: e.wallet.user.username,
+        "user_id": lambda e: e.wallet.user.user_id,
+        "kind": lambda e: e.kind,
+        "amount": lambda e: _major(e.amount),
+        "balance_after": lambda e: _major(e.balance_after),
+        "currency": lambda e: currency(),
+        "amount_minor": lambda e: e.amount,
+        "reason": lambda e: e.reason,
+        "actor": lambda e: e.actor.username if e.actor else "",
+        "idempotency_key": lambda e: e.idempotency_key,
+    }
     list_display = ("created_at", "wallet", "kind", "change", "balance", "reason", "actor")
     list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
     date_hierarchy = "created_at"
