@@ -27,7 +27,13 @@ from codexpanel.net import client_network
 
 from . import audit, ratelimit
 from .groups import ADMINISTRATORS, ensure_default_groups
-from .models import USER_ID_VALIDATOR, USERNAME_VALIDATOR, EmailLoginCode, User
+from .models import (
+    USER_ID_VALIDATOR,
+    USERNAME_VALIDATOR,
+    EmailLoginCode,
+    SignInFailure,
+    User,
+)
 from .signals import end_sessions
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,17 @@ def _locked_for(*waits: float | None) -> float | None:
     return max(present) if present else None
 
 
+SIGN_IN_FAILURE_DAYS = 30
+
+
+def record_sign_in_failure(username: str, network: str, reason: str) -> None:
+    now = clock.now()
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in username[:150])
+    SignInFailure.objects.create(at=now, username=shown, network=network[:64], reason=reason)
+    # Indexed and usually empty: keeps the table to a window an operator looks back over.
+    SignInFailure.objects.filter(at__lt=now - timedelta(days=SIGN_IN_FAILURE_DAYS)).delete()
+
+
 def authenticate_with_limits(request: HttpRequest, username: str, password: str) -> User:
     """Check a username and password under the login policies (IAM-6).
 
@@ -54,11 +71,13 @@ def authenticate_with_limits(request: HttpRequest, username: str, password: str)
     by_username, by_ip = ratelimit.login_by_username(), ratelimit.login_by_ip()
     wait = _locked_for(by_ip.retry_after(ip), by_username.retry_after(username))
     if wait:
+        record_sign_in_failure(username, ip, SignInFailure.Reason.LOCKED)
         raise rate_limited(wait)
     user = authenticate(request, username=username, password=password)
     if user is None:
         by_username.hit(username)
         by_ip.hit(ip)
+        record_sign_in_failure(username, ip, SignInFailure.Reason.INVALID)
         raise _invalid_credentials()
     by_username.reset(username)
     return user

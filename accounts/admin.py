@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from codexpanel.adminkit import CsvExportMixin, ReadOnlyAdminMixin, ScopedAdminMixin
 
 from . import actions, audit
-from .models import AuditRecord, User
+from .models import AuditRecord, SignInFailure, User
 
 READ_AUDIT = "accounts.read_audit"
 
@@ -180,3 +180,14 @@ class AuditRecordAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         if not request.user.is_staff:
             return False
         return obj is None or self.reads_all(request) or obj.actor_id == request.user.pk
+
+
+@admin.register(SignInFailure)
+class SignInFailureAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    # Who tries which names from where is account security: the user managers' business.
+    scope = "manage_users"
+    read_only = True
+    list_display = ("at", "username", "network", "reason")
+    list_filter = ("reason", ("at", admin.DateFieldListFilter))
+    search_fields = ("username", "network")
+    readonly_fields = ("at", "username", "network", "reason")

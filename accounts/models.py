@@ -242,3 +242,27 @@ class AuditRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_id} on {self.target_user_id}"
+
+
+class SignInFailure(models.Model):
+    """One refused sign-in with a password (IAM-6): wrong credentials, or refused while
+    the username or network was locked. Operators read them in the admin; rows older than
+    SIGN_IN_FAILURE_DAYS are dropped as new ones arrive."""
+
+    class Reason(models.TextChoices):
+        INVALID = "invalid", _("Wrong username or password")
+        LOCKED = "locked", _("Refused while locked")
+
+    at = models.DateTimeField(_("when"), db_index=True)
+    # As typed, with anything unprintable replaced, so hostile text is never stored raw.
+    username = models.CharField(_("username tried"), max_length=150, blank=True)
+    network = models.CharField(_("network"), max_length=64)
+    reason = models.CharField(_("reason"), max_length=8, choices=Reason)
+
+    class Meta:
+        verbose_name = _("failed sign-in")
+        verbose_name_plural = _("failed sign-ins")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.username or '-'} from {self.network} at {self.at:%Y-%m-%d %H:%M}"

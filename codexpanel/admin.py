@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .errors import ActionError
@@ -34,3 +35,8 @@ class CodexpanelAdminSite(admin.AdminSite):
     site_title = _("codexpanel")
     index_title = _("Operations")
     login_form = RateLimitedAdminLoginForm
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        from .overview import tiles
+
+        return super().index(request, {**(extra_context or {}), "overview": tiles(request)})

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from codexpanel.adminkit import ScopedAdminMixin
 from codexpanel.errors import ActionError
 
-from . import actions
+from . import actions, admin_events  # noqa: F401 - admin_events registers the event log
 from .access import check_device_quota
 from .models import Device, DeviceToken
 

@@ -83,6 +83,34 @@ def pending_approvals(user: User) -> list[dict[str, Any]]:
     return waiting[:ATTENTION_LIMIT]
 
 
+# The operators' overview looks at this many of the newest approval requests relay-wide.
+RELAY_APPROVAL_SCAN = 1000
+
+
+def waiting_approval_ids() -> list[int]:
+    """The unanswered approval requests of every user, newest first, among the newest
+    RELAY_APPROVAL_SCAN requests: what the operators' overview counts and lists."""
+    asks = list(
+        Event.objects.filter(event_type__in=protocol.APPROVAL_METHODS)
+        .order_by("-created_at", "-id")
+        .only("id", "device_id", "stream_seq", "turn_id", "payload")[:RELAY_APPROVAL_SCAN]
+    )
+    if not asks:
+        return []
+    closers = list(
+        Event.objects.filter(
+            device_id__in={ask.device_id for ask in asks},
+            stream_seq__gt=min(ask.stream_seq for ask in asks),
+        )
+        .filter(
+            Q(event_type__in=(protocol.APPROVAL_RESOLVED, protocol.CODEX_STARTED))
+            | Q(event_type="turn/completed", turn_id__in={ask.turn_id for ask in asks})
+        )
+        .values_list("device_id", "event_type", "stream_seq", "payload__requestId", "turn_id")
+    )
+    return [ask.pk for ask in asks if _still_waiting(ask, closers)]
+
+
 def _asked_about(ask: Event) -> dict[str, Any] | None:
     """The item an approval is about (the command, or the file changes with their diffs),
     so the list can show what would happen without opening the session."""

@@ -1,11 +1,13 @@
 """The operators' console as an operator uses it on a phone's Chromium, by tapping
 (SPEC §5, ADM-2, ADM-3): find a user who has no wallet yet and give a first recharge;
-revoke a card from its page and pick which computers to disable."""
+revoke a card from its page and pick which computers to disable; export the ledger list
+they filtered; open a figure of the front page's overview."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,6 +147,24 @@ def test_an_operator_exports_the_ledger_list_they_filtered_by_tapping(page, rela
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").tap()
     saved = download.value.path()
-    rows = open(saved, encoding="utf-8").read().splitlines()
+    rows = Path(saved).read_text(encoding="utf-8").splitlines()
     assert rows[0].startswith("created,username,user_id,kind,amount")
     assert len(rows) == 2 and f",payer{page.width}," in rows[1] and ",gift,0.01," in rows[1]
+
+
+def test_the_front_page_figures_open_their_filtered_lists_by_tapping(page, relay):
+    page.goto("/admin/")
+    tiles = page.locator(".tiles li")
+    assert [tiles.nth(n).get_attribute("data-tile") for n in range(tiles.count())] == [
+        "wallets",
+        "cards-ending",
+    ]
+    screenshot(page, f"admin-overview-{page.width}")
+    page.get_by_role("link", name="Cards ending in 7 days").tap()
+    page.locator("#changelist").wait_for()
+    assert page.url.endswith("/admin/wallet/entitlement/?status=ending")
+    assert page.locator("#changelist-filter .selected").first.inner_text() != ""
+    page.goto("/admin/")
+    page.get_by_role("link", name="Wallet balances").tap()
+    page.locator("#changelist").wait_for()
+    assert page.url.endswith("/admin/wallet/wallet/")

@@ -277,6 +277,8 @@ ADMIN_PAGES = [
     "/admin/wallet/wallet/find/?q=root",
     "/admin/wallet/entitlement/?status=active",
     "/admin/accounts/auditrecord/",
+    "/admin/accounts/signinfailure/",
+    "/admin/devices/event/?waiting=approvals",
     "/admin/devices/device/",
     "/admin/auth/group/add/",
 ]

@@ -67,6 +67,8 @@ class Event(models.Model):
             # The console's "needs attention" list: a user's approval requests, newest first.
             models.Index(fields=["user", "event_type", "user_seq"]),
             models.Index(fields=["created_at"]),
+            # The operators' overview: the newest approval requests of every user.
+            models.Index(fields=["event_type", "created_at"]),
         ]
 
     def __str__(self) -> str:
