@@ -83,7 +83,8 @@ def test_every_console_script_and_style_is_part_of_the_offline_shell():
     shipped = {
         str(path.relative_to(static))
         for path in static.rglob("*")
-        if path.suffix in (".js", ".css")
+        # static/operators/ styles the admin's pages, which are never opened offline.
+        if path.suffix in (".js", ".css") and path.relative_to(static).parts[0] != "operators"
     }
     assert shipped - set(SHELL_FILES) == set()
 
