@@ -52,12 +52,21 @@ def _locked_for(*waits: float | None) -> float | None:
 
 
 SIGN_IN_FAILURE_DAYS = 30
+LOCKED_RECORD_EVERY = timedelta(minutes=1)
 
 
 def record_sign_in_failure(username: str, network: str, reason: str) -> None:
     now = clock.now()
     shown = "".join(c if c.isprintable() else "\ufffd" for c in username[:150])
-    SignInFailure.objects.create(at=now, username=shown, network=network[:64], reason=reason)
+    network = network[:64]
+    if (
+        reason == SignInFailure.Reason.LOCKED
+        and SignInFailure.objects.filter(
+            at__gte=now - LOCKED_RECORD_EVERY, username=shown, network=network, reason=reason
+        ).exists()
+    ):
+        return  # a locked-out flood is one row a minute, not one row a request
+    SignInFailure.objects.create(at=now, username=shown, network=network, reason=reason)
     # Indexed and usually empty: keeps the table to a window an operator looks back over.
     SignInFailure.objects.filter(at__lt=now - timedelta(days=SIGN_IN_FAILURE_DAYS)).delete()
 

@@ -74,7 +74,7 @@ def _devices(now: datetime) -> list[Tile]:
             _("Computers online now"),
             str(Device.objects.filter(online=True, enabled=True).count()),
             _("of %(count)d paired") % {"count": Device.objects.count()},
-            _list("devices_device", online__exact=1),
+            _list("devices_device", online__exact=1, enabled__exact=1),
         ),
         Tile(
             "approvals",

@@ -38,6 +38,6 @@ class EventAdmin(ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ("=device__device_id", "user__username", "=user__user_id", "=thread_id")
     list_select_related = ("device", "user")
     readonly_fields = [field.name for field in Event._meta.fields]
-    # Counting a long log on every page costs more than the page: show "more" instead.
+    # The unfiltered total of a long log is not worth a second count on every page.
     show_full_result_count = False
     ordering = ("-id",)

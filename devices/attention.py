@@ -97,11 +97,15 @@ def waiting_approval_ids() -> list[int]:
     )
     if not asks:
         return []
+    # Positions are counted per device: look after each device's own oldest ask.
+    oldest: dict[int, int] = {}
+    for ask in asks:
+        oldest[ask.device_id] = min(ask.stream_seq, oldest.get(ask.device_id, ask.stream_seq))
+    after = Q()
+    for device_pk, seq in oldest.items():
+        after |= Q(device_id=device_pk, stream_seq__gt=seq)
     closers = list(
-        Event.objects.filter(
-            device_id__in={ask.device_id for ask in asks},
-            stream_seq__gt=min(ask.stream_seq for ask in asks),
-        )
+        Event.objects.filter(after)
         .filter(
             Q(event_type__in=(protocol.APPROVAL_RESOLVED, protocol.CODEX_STARTED))
             | Q(event_type="turn/completed", turn_id__in={ask.turn_id for ask in asks})

@@ -84,6 +84,8 @@ def test_an_export_needs_the_lists_scope_and_refuses_an_unknown_filter(make_user
     assert Client().get("/admin/wallet/ledgerentry/export.csv").status_code == 302
     bad = cashier.get("/admin/wallet/ledgerentry/export.csv", {"wallet__user__password": "x"})
     assert bad.status_code == 400
+    garbled = cashier.get("/admin/wallet/ledgerentry/export.csv", {"created_at__gte": "garbage"})
+    assert garbled.status_code == 400 and garbled.content == b"Unknown filter."
 
 
 def test_cards_export_by_status_and_search(make_user, people):

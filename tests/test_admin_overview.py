@@ -141,3 +141,13 @@ def test_failed_sign_ins_older_than_the_window_are_dropped_as_new_ones_arrive(cl
         content_type="application/json",
     )
     assert list(SignInFailure.objects.values_list("username", flat=True)) == ["ada"]
+
+
+def test_a_locked_out_flood_is_recorded_once_a_minute_and_each_wrong_password_once(db):
+    from accounts.actions import record_sign_in_failure
+
+    for _ in range(5):
+        record_sign_in_failure("ada", "10.0.0.1", "locked")
+        record_sign_in_failure("ada", "10.0.0.1", "invalid")
+    assert SignInFailure.objects.filter(reason="locked").count() == 1
+    assert SignInFailure.objects.filter(reason="invalid").count() == 5

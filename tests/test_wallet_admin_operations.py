@@ -163,7 +163,12 @@ def test_a_card_plan_price_is_typed_in_the_major_unit_and_stored_in_minor_units(
 def test_money_text_round_trips_between_the_major_and_the_minor_unit():
     assert to_minor("50") == 5000 and to_minor(" 1,050.25 ") == 105025
     assert format_money(105025) == "¥1,050.25" and format_money(-5) == "-¥0.05"
-    for text in ("0.001", "1e3", "NaN", "", "--1", "Infinity"):
+    assert to_minor("12,345,678.5") == 1234567850
+    # A decimal comma, digits beyond what Decimal holds exactly, or an exponent: refused.
+    for text in ("0.001", "1e3", "NaN", "", "--1", "Infinity", "1,05", "1,2345", ",100"):
+        with pytest.raises(ValueError):
+            to_minor(text)
+    for text in ("1.99999999999999999999999999999", "9" * 90):
         with pytest.raises(ValueError):
             to_minor(text)
     assert format_money(5000, "JPY") == "¥5,000" and to_minor("5000", "JPY") == 5000
@@ -247,7 +252,7 @@ def test_revoking_a_card_that_leaves_its_user_over_quota_lets_the_operator_pick_
 def test_revoking_in_bulk_names_each_user_left_over_quota(carder, ada, plan):
     card, _computers = ada_with_three_computers(ada, plan)
     bulk = carder.post(
-        "/admin/wallet/entitlement/",
+        "/admin/wallet/entitlement/?status=active",
         {"action": "revoke_cards", "_selected_action": [card.pk]},
         follow=True,
     )
@@ -288,3 +293,25 @@ def test_cards_are_filtered_by_active_ending_expired_and_revoked(carder, ada, ma
     assert listed("upcoming") == {"upcoming"}
     assert listed("revoked") == {"revoked"}
     assert {active, ending, expired, upcoming, revoked} == set(Entitlement.objects.all())
+
+
+def test_disabling_beyond_quota_refuses_another_users_computer_and_too_few(ada, plan, make_user):
+    from codexpanel.errors import ActionError
+    from devices.actions import disable_beyond_quota
+
+    card, computers = ada_with_three_computers(ada, plan)
+    actions.revoke_card(card, None)
+    bobs, _token = make_device(make_user("bob"), "desk-0009-bbbbbb")
+    for picked in ([computers[0].pk, bobs.pk], [computers[0].pk]):
+        with pytest.raises(ActionError):
+            disable_beyond_quota(ada, picked, ada)
+    assert not Device.objects.filter(enabled=False).exists()
+    assert disable_beyond_quota(ada, [computers[0].pk, computers[1].pk], ada) == 2
+
+
+def test_a_wallets_page_is_read_only_so_no_save_can_write_back_a_stale_balance(cashier, ada):
+    adjust(cashier, ada, "recharge", "5")
+    wallet = Wallet.objects.get(user=ada)
+    page = cashier.get(f"/admin/wallet/wallet/{wallet.pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.text
+    assert cashier.post(f"/admin/wallet/wallet/{wallet.pk}/change/", {}).status_code == 403

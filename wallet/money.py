@@ -3,7 +3,8 @@ currency's minor unit; people see and enter the major unit ("50.00" for 5000 fen
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from typing import Any
 
 from django.conf import settings
@@ -43,18 +44,26 @@ def major_text(minor: int, code: str | None = None) -> str:
     return f"{Decimal(minor).scaleb(-digits(code)):.{digits(code)}f}"
 
 
+# Digits with an optional sign, thousands grouped by commas or not at all, and a point.
+AMOUNT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+
+
 def to_minor(text: str, code: str | None = None) -> int:
     """ "50", "50.5" or "1,050.25" in the major unit → minor units. Raises ValueError for
-    anything else, finer than the minor unit included."""
+    anything else: commas out of their groups of three ("1,05"), exponents, and anything
+    finer than the minor unit."""
     places = digits(code)
-    cleaned = text.strip().replace(",", "")
-    if not cleaned or any(c not in "0123456789.-+" for c in cleaned):
+    cleaned = text.strip()
+    if not AMOUNT.fullmatch(cleaned):
         raise ValueError(text)
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(text) from None
-    minor = amount.scaleb(places)
+    with localcontext() as exact:
+        # Wide enough for any typed amount; a rounding anywhere is an error, not a result.
+        exact.prec = 80
+        exact.traps[Inexact] = True
+        try:
+            minor = Decimal(cleaned.replace(",", "")).scaleb(places)
+        except (InvalidOperation, Inexact):
+            raise ValueError(text) from None
     if minor != minor.to_integral_value():
         raise ValueError(text)
     return int(minor)

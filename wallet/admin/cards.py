@@ -342,10 +342,14 @@ class EntitlementAdmin(CsvExportMixin, ScopedAdmin):
     @admin.action(description=_("Revoke selected cards (the quota drops at once)"))
     def revoke_cards(self, request: HttpRequest, queryset: QuerySet[Entitlement]) -> None:
         owners: dict[int, User] = {}
-        for card in queryset.select_related("user", "plan"):
-            actions.revoke_card(card, request.user)
+        count = 0
+        # Listed before revoking: the list's own filter (active, ending…) would drop them.
+        for card in list(queryset.select_related("user", "plan")):
+            if card.revoked_at is None:
+                actions.revoke_card(card, request.user)
+                count += 1
             owners[card.user_id] = card.user
-        revoked = gettext("Revoked %(count)d card(s).") % {"count": queryset.count()}
+        revoked = gettext("Revoked %(count)d card(s).") % {"count": count}
         self.message_user(request, revoked, messages.SUCCESS)
         for owner in owners.values():
             use = quota_use(owner)

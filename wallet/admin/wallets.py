@@ -121,6 +121,9 @@ class LedgerInline(ScopedAdminMixin, admin.TabularInline):
 @admin.register(Wallet)
 class WalletAdmin(ScopedAdmin):
     scope = "adjust_wallet"
+    # Shown, never saved: a save would write back a balance read before a concurrent
+    # adjustment. Money moves only through the adjustment form.
+    read_only = True
     list_display = ("user", "shown_balance", "updated_at", "adjust_link")
     search_fields = ("user__username", "=user__user_id", "user__email")
     list_select_related = ("user",)
