@@ -90,6 +90,10 @@ def test_the_dev_relay_starts_migrates_bootstraps_and_answers(tmp_path):
     assert f"http://127.0.0.1:{port}/console/" in output
     assert "Created admin 'root'" in output
     assert "Daphne" in output
+    # It starts without a warning, and each record is printed once (one handler each).
+    assert [line for line in output.splitlines() if "warn" in line.lower()] == []
+    schema_lines = [line for line in output.splitlines() if "GET /api/schema/" in line]
+    assert len(schema_lines) == 1, output
 
 
 @pytest.mark.own_deployment
