@@ -113,6 +113,8 @@ def test_an_operator_revokes_a_card_and_picks_the_computers_to_disable_by_tappin
         )
     ).strip()
     page.goto(f"/admin/wallet/entitlement/{card}/change/")
+    page.locator(".card-actions").scroll_into_view_if_needed()
+    screenshot(page, f"admin-card-{page.width}")
     page.get_by_role("button", name="Revoke").tap()
     page.locator("#pick-devices").wait_for()
     warning = page.locator(".messagelist .warning").inner_text()

@@ -181,6 +181,8 @@ class EntitlementAdmin(CsvExportMixin, ScopedAdmin):
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
             "card_revoked": card is not None and card.revoked_at is not None,
+            # Nothing on the page is edited: it shows the card and offers renew and revoke.
+            "title": gettext("Monthly card"),
         }
         return super().change_view(request, object_id, form_url, context)
 
