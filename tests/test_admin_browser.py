@@ -122,6 +122,10 @@ def test_an_operator_revokes_a_card_and_picks_the_computers_to_disable_by_tappin
         f"Over quota: ada{page.width} now holds 3 enabled computers on a quota of 1."
     )
     screenshot(page, f"admin-pick-devices-{page.width}")
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_timeout(400)  # the admin's links fade their colours over 0.15 s
+    screenshot(page, f"admin-pick-devices-{page.width}-dark")
+    page.emulate_media(color_scheme="light")
     page.get_by_label(f"d{page.width}-0001-aaaaaa", exact=False).check()
     page.get_by_label(f"d{page.width}-0003-aaaaaa", exact=False).check()
     page.get_by_role("button", name="Disable the picked computers").tap()
@@ -162,6 +166,10 @@ def test_the_front_page_figures_open_their_filtered_lists_by_tapping(page, relay
         "cards-ending",
     ]
     screenshot(page, f"admin-overview-{page.width}")
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_timeout(400)  # the admin's links fade their colours over 0.15 s
+    screenshot(page, f"admin-overview-{page.width}-dark")
+    page.emulate_media(color_scheme="light")
     page.get_by_role("link", name="Cards ending in 7 days").tap()
     page.locator("#changelist").wait_for()
     assert page.url.endswith("/admin/wallet/entitlement/?status=ending")

@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats
 from django.utils.html import format_html
@@ -315,15 +314,14 @@ class EntitlementAdmin(CsvExportMixin, ScopedAdmin):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(changelist)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Pick which of %(user)s's computers to disable") % {"user": owner},
-            "opts": self.model._meta,
-            "form": form,
-            "owner": owner,
-            "use": use,
-        }
-        return TemplateResponse(request, "admin/wallet/over_quota.html", context)
+        return self.page(
+            request,
+            "admin/wallet/over_quota.html",
+            gettext("Pick which of %(user)s's computers to disable") % {"user": owner},
+            form=form,
+            owner=owner,
+            use=use,
+        )
 
     @admin.action(description=_("Renew selected cards by their plan's length"))
     def renew_cards(self, request: HttpRequest, queryset: QuerySet[Entitlement]) -> None:

@@ -14,7 +14,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -154,15 +153,6 @@ class WalletAdmin(ScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _page(self, request: HttpRequest, template: str, title: str, **extra: Any) -> Any:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            **extra,
-        }
-        return TemplateResponse(request, template, context)
-
     def find_view(self, request: HttpRequest) -> HttpResponse:
         """Any user, with a wallet or not yet, by username, email or user id."""
         if not self._allowed(request):
@@ -187,7 +177,7 @@ class WalletAdmin(ScopedAdmin):
                 }
                 for user in users[: FIND_LIMIT + 1]
             ]
-        return self._page(
+        return self.page(
             request,
             "admin/wallet/find.html",
             gettext("Find a user to adjust their balance"),
@@ -228,7 +218,7 @@ class WalletAdmin(ScopedAdmin):
                 wallet = Wallet.objects.get(user=user)
                 return HttpResponseRedirect(reverse("admin:wallet_wallet_change", args=[wallet.pk]))
         wallet = Wallet.objects.filter(user=user).first()
-        return self._page(
+        return self.page(
             request,
             "admin/wallet/adjust.html",
             gettext("Adjust the balance of %(user)s") % {"user": user},
