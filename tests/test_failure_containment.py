@@ -17,7 +17,7 @@ import websocket
 
 from agent.protocol import Close
 from codexpanel.asgi_guard import ContainFailures
-from devices.realtime import device_socket
+from devices.realtime import event_intake
 from devices.realtime.eventlog import StreamScope
 
 from .live import Browser, Relay, sqlite_relay
@@ -95,7 +95,7 @@ async def test_a_device_socket_that_fails_on_the_relays_side_closes_at_once_with
     def broken(*args, **kwargs):
         raise RuntimeError("the log could not be written")
 
-    monkeypatch.setattr(device_socket, "record_agent_events", broken)
+    monkeypatch.setattr(event_intake, "record_agent_frames", broken)
     await socket.send_json_to(events(1, 1))
     said = await next_of_type(socket, "error")
     assert said["code"] == "internal_error"

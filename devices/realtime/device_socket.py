@@ -25,7 +25,7 @@ from agent.protocol import Close
 
 from ..actions import DeviceTokenRefused, resolve_device_token
 from . import commands, presence
-from .eventlog import live_messages, record_agent_events
+from .event_intake import EventIntake
 from .groups import device_group, publish, user_group
 from .hub import hub
 from .listening import Listener
@@ -47,7 +47,7 @@ REVOKE_CLOSE = {
 }
 
 
-class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
+class DeviceSocketConsumer(EventIntake, Listener, AsyncWebsocketConsumer):
     device_pk: int | None = None
     groups_joined: list[str] = []
 
@@ -65,6 +65,7 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
         self.closing = False
         self.last_heartbeat = time.monotonic()
         self.tasks: list[asyncio.Task[None]] = []
+        self.event_frames = []
         await self.accept()
         self.tasks.append(asyncio.create_task(self._hello_deadline()))
 
@@ -131,6 +132,10 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
             await self._refuse_frame(error)
             return
         try:
+            if message["type"] != protocol.AGENT_EVENT:
+                # Whatever the agent says next, it said after those events: they are
+                # stored and answered first.
+                await self._events_stored()
             await self._dispatch(message)
         except protocol.ProtocolError as error:
             await self._refuse_frame(error)
@@ -273,22 +278,6 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
         limit = presence.heartbeat_interval() * protocol.STALE_AFTER_INTERVALS
         return not self.closing and time.monotonic() - self.last_heartbeat <= limit
 
-    async def _events(self, message: dict[str, Any]) -> None:
-        recorded = await database_sync_to_async(record_agent_events)(
-            self.device_pk, message["events"]
-        )
-        if recorded.expected_seq is not None:
-            await self._send(
-                {
-                    "type": protocol.ERROR,
-                    "code": "seq_gap",
-                    "message": f"expected seq {recorded.expected_seq}",
-                    "expectedSeq": recorded.expected_seq,
-                }
-            )
-        await self._send({"type": protocol.EVENT_ACK, "seq": recorded.acked_seq})
-        await publish(live_messages(recorded.device, recorded.events))
-
     async def _result(self, message: dict[str, Any]) -> None:
         self.in_flight.discard(message["commandId"])
         answered = await database_sync_to_async(commands.record_result)(self.device_pk, message)
@@ -398,6 +387,7 @@ class DeviceSocketConsumer(Listener, AsyncWebsocketConsumer):
         self.tasks = []
         if self.device_pk is None:
             return
+        await self._events_stored_before_release(current)
         device_pk, self.device_pk = self.device_pk, None
         self._drop_held()
         await self.unfollow_all()

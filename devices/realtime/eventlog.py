@@ -89,43 +89,70 @@ def _push_after_commit(events: list[Event]) -> None:
     transaction.on_commit(lambda: events_recorded(positions))
 
 
-@transaction.atomic
 def record_agent_events(device_pk: int, events: list[dict[str, Any]]) -> Recorded:
-    """Store a frame of consecutive agent events. Events at or below the acknowledged seq
-    are re-sends and are skipped; a frame that starts beyond the next expected seq is
-    refused whole, so the stored seqs never have a gap."""
+    """Store one frame of consecutive agent events (see record_agent_frames)."""
+    return record_agent_frames(device_pk, [events])[0]
+
+
+@transaction.atomic
+def record_agent_frames(device_pk: int, frames: list[list[dict[str, Any]]]) -> list[Recorded]:
+    """Store frames of consecutive agent events in one transaction, each judged as if it
+    came alone and in order: events at or below the acknowledged seq are re-sends and are
+    skipped; a frame that starts beyond the next expected seq is refused whole, so the
+    stored seqs never have a gap. One Recorded per frame, each holding the rows that frame
+    added; a device streaming one event a frame thus costs a transaction per batch of
+    frames the socket gathered while the last one was written, not one per frame."""
     device = _locked_device(device_pk)
-    expected = device.last_acked_seq + 1
-    fresh = [event for event in events if event["seq"] >= expected]
-    if not fresh:
-        return Recorded(device.last_acked_seq, [], device)
-    if fresh[0]["seq"] != expected:
-        return Recorded(device.last_acked_seq, [], device, expected_seq=expected)
+    acked = device.last_acked_seq
+    taken: list[list[dict[str, Any]]] = []
+    verdicts: list[tuple[int, int | None]] = []
+    for events in frames:
+        fresh = [event for event in events if event["seq"] > acked]
+        if fresh and fresh[0]["seq"] != acked + 1:
+            verdicts.append((acked, acked + 1))
+            fresh = []
+        elif fresh:
+            acked = fresh[-1]["seq"]
+            verdicts.append((acked, None))
+        else:
+            verdicts.append((acked, None))
+        taken.append(fresh)
+    count = sum(len(fresh) for fresh in taken)
+    if not count:
+        return [Recorded(seq, [], device, expected) for seq, expected in verdicts]
     now = clock.now()
-    first_user, first_stream = _claim_positions(device, len(fresh))
-    rows = [
-        Event(
-            device_id=device.pk,
-            user_id=device.owner_id,
-            user_seq=first_user + offset,
-            stream_seq=first_stream + offset,
-            agent_seq=event["seq"],
-            source=Event.Source.AGENT,
-            event_type=event["eventType"],
-            thread_id=event.get("threadId") or "",
-            turn_id=event.get("turnId") or "",
-            occurred_at=_occurred(event.get("at"), now),
-            created_at=now,
-            payload=event["payload"],
-        )
-        for offset, event in enumerate(fresh)
-    ]
+    first_user, first_stream = _claim_positions(device, count)
+    rows: list[Event] = []
+    per_frame: list[list[Event]] = []
+    for fresh in taken:
+        frame_rows = [
+            Event(
+                device_id=device.pk,
+                user_id=device.owner_id,
+                user_seq=first_user + len(rows) + offset,
+                stream_seq=first_stream + len(rows) + offset,
+                agent_seq=event["seq"],
+                source=Event.Source.AGENT,
+                event_type=event["eventType"],
+                thread_id=event.get("threadId") or "",
+                turn_id=event.get("turnId") or "",
+                occurred_at=_occurred(event.get("at"), now),
+                created_at=now,
+                payload=event["payload"],
+            )
+            for offset, event in enumerate(fresh)
+        ]
+        rows.extend(frame_rows)
+        per_frame.append(frame_rows)
     Event.objects.bulk_create(rows)
     Device.objects.filter(pk=device.pk).update(
-        last_acked_seq=fresh[-1]["seq"], stream_seq=device.stream_seq, last_seen_at=now
+        last_acked_seq=acked, stream_seq=device.stream_seq, last_seen_at=now
     )
     _push_after_commit(rows)
-    return Recorded(fresh[-1]["seq"], rows, device)
+    return [
+        Recorded(seq, frame_rows, device, expected)
+        for (seq, expected), frame_rows in zip(verdicts, per_frame, strict=True)
+    ]
 
 
 def record_relay_event_locked(

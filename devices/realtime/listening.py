@@ -70,7 +70,18 @@ class Listener:
             inbox.popleft()
             log.warning("consumer %s fell behind; dropped its oldest message", self.channel_name)
         inbox.append(message)
-        self._wake.set()
+        waiter = self.__dict__.get("_waiter")
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def take_queued(self, kind: str) -> list[dict[str, Any]]:
+        """Messages of this type waiting at the head of the inbox, taken out of it: a
+        consumer that fell behind handles a run of them at once."""
+        inbox = self.__dict__.get("_inbox")
+        taken = []
+        while inbox and inbox[0].get("type") == kind:
+            taken.append(inbox.popleft())
+        return taken
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As Channels dispatches, without its hop to the database thread before every
@@ -99,8 +110,15 @@ class Listener:
     def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
         _listening.add(self)
         self._inbox: collections.deque[dict[str, Any]] = collections.deque()
-        self._wake = asyncio.Event()
+        # Resolved by hand() or by the layer's read, whichever comes first. A bare future
+        # with a callback, not asyncio.wait: the wait is on every message of every stream.
+        self._waiter: asyncio.Future[None] | None = None
         pending: asyncio.Future[dict[str, Any]] | None = None
+
+        def wake(_done: object) -> None:
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
         async def merged() -> dict[str, Any]:
             nonlocal pending
@@ -110,12 +128,15 @@ class Listener:
                         return self._inbox.popleft()
                     if pending is None:
                         pending = asyncio.ensure_future(receive_resiliently(receive))
-                    self._wake.clear()
-                    woken = asyncio.ensure_future(self._wake.wait())
-                    try:
-                        await asyncio.wait({pending, woken}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        woken.cancel()
+                        pending.add_done_callback(wake)
+                    if not pending.done():
+                        self._waiter = asyncio.get_running_loop().create_future()
+                        try:
+                            await self._waiter
+                        finally:
+                            self._waiter = None
+                    if self._inbox:
+                        return self._inbox.popleft()
                     if pending.done():
                         done, pending = pending, None
                         return done.result()
