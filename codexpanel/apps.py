@@ -7,6 +7,9 @@ class CodexpanelConfig(AppConfig):
     name = "codexpanel"
     verbose_name = "codexpanel relay"
 
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the deploy checks)
+
 
 class CodexpanelAdminConfig(admin_apps.AdminConfig):
     """Django admin with the relay's own site: sign-in under the login policies."""

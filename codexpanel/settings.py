@@ -56,17 +56,20 @@ INSTALLED_APPS = [
     "wallet",
 ]
 
+# Django's own, run on the event loop under ASGI (codexpanel.middleware says why). Django's
+# deploy checks look for three of them by path; codexpanel.checks accepts the subclasses.
+SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "codexpanel.middleware.SecurityMiddleware",
     "codexpanel.csp.content_security_policy",
     "servestatic.middleware.ServeStaticMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "codexpanel.middleware.SessionMiddleware",
+    "codexpanel.middleware.LocaleMiddleware",
+    "codexpanel.middleware.CommonMiddleware",
+    "codexpanel.middleware.CsrfViewMiddleware",
+    "codexpanel.middleware.AuthenticationMiddleware",
+    "codexpanel.middleware.MessageMiddleware",
+    "codexpanel.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "codexpanel.urls"
