@@ -35,7 +35,7 @@ from ..models import Command
 from ..views import SignedInView
 from . import commands
 from .eventlog import REPLAY_PAGE, StreamScope
-from .groups import command_group
+from .groups import command_group, run_then_publish
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409)}
 
@@ -242,7 +242,7 @@ async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
     command_id = commands.new_command_id()
     async with _Waiter(command_id) as waiter:
         try:
-            command = await database_sync_to_async(_issue)(user, device_id, raw, command_id)
+            command = await run_then_publish(_issue, user, device_id, raw, command_id)
         except ActionError as error:
             return error_response(
                 error.code,

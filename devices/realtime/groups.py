@@ -13,16 +13,21 @@ failure is logged, not raised.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 log = logging.getLogger(__name__)
 
 Message = tuple[str, dict[str, Any]]
+T = TypeVar("T")
 
 
 def device_group(device_pk: int) -> str:
@@ -49,13 +54,29 @@ def command_group(command_id: str) -> str:
 
 
 async def publish(messages: list[Message]) -> None:
+    """Announce messages, in order within each group; different groups at once, since a
+    round trip to Redis per group would otherwise add up on every answer."""
+    if not messages:
+        return
     layer = get_channel_layer()
+    by_group: dict[str, list[dict[str, Any]]] = {}
     for group, message in messages:
-        try:
-            # Each process hears a group once and hands the message on by its name.
-            await layer.group_send(group, {**message, "group": group})
-        except Exception:
-            log.warning("could not announce %s to %s", message.get("type"), group, exc_info=True)
+        by_group.setdefault(group, []).append(message)
+
+    async def send(group: str, queued: list[dict[str, Any]]) -> None:
+        for message in queued:
+            try:
+                # Each process hears a group once and hands the message on by its name.
+                await layer.group_send(group, {**message, "group": group})
+            except Exception:
+                log.warning(
+                    "could not announce %s to %s", message.get("type"), group, exc_info=True
+                )
+
+    if len(by_group) == 1:
+        await send(*next(iter(by_group.items())))
+    else:
+        await asyncio.gather(*(send(group, queued) for group, queued in by_group.items()))
 
 
 def publish_now(messages: list[Message]) -> None:
@@ -63,6 +84,40 @@ def publish_now(messages: list[Message]) -> None:
         async_to_sync(publish)(messages)
 
 
+# Set while sync code runs for an async caller that publishes what it announces itself.
+_collecting: ContextVar[list[Message] | None] = ContextVar("announcements", default=None)
+
+
+def _announce(messages: list[Message]) -> None:
+    collected = _collecting.get()
+    if collected is None:
+        publish_now(messages)
+    else:
+        collected.extend(messages)
+
+
 def publish_after_commit(messages: list[Message]) -> None:
     if messages:
-        transaction.on_commit(lambda: publish_now(messages))
+        transaction.on_commit(lambda: _announce(messages))
+
+
+def _collected(func: Callable[..., T], *args: Any) -> tuple[T, list[Message]]:
+    collected: list[Message] = []
+    token = _collecting.set(collected)
+    try:
+        result = func(*args)
+    except BaseException:
+        publish_now(collected)  # committed before the failure: it happened
+        raise
+    finally:
+        _collecting.reset(token)
+    return result, collected
+
+
+async def run_then_publish(func: Callable[..., T], *args: Any) -> T:
+    """Run sync database work on the database thread, then publish on the loop what it
+    announced after commit: the thread is not held for a round trip to Redis, and the
+    caller's answer does not wait for a hop back to the loop and out again."""
+    result, collected = await database_sync_to_async(_collected)(func, *args)
+    await publish(collected)
+    return result
