@@ -106,6 +106,8 @@ class Devices:
         self.sockets: list[Any] = []
         self.acked = 0
         self.retries = 0
+        # Seconds from each device's first connection attempt to its welcome.
+        self.hello_seconds: list[float] = []
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -121,6 +123,7 @@ class Devices:
 
     async def _connect(self, token: str) -> Any:
         # Like the real agent, a device whose connection attempt fails tries again.
+        started = time.perf_counter()
         for attempt in range(6):
             try:
                 socket = await websockets.connect(
@@ -136,6 +139,7 @@ class Devices:
         welcome = json.loads(await socket.recv())
         if welcome["type"] != "server.welcome":
             raise RuntimeError(f"the relay refused a device: {welcome}")
+        self.hello_seconds.append(time.perf_counter() - started)
         self.loop.create_task(self._serve(socket, welcome["heartbeatIntervalSeconds"]))
         return socket
 

@@ -16,6 +16,7 @@ from bench.harness import (
     cpu_seconds,
     deployment,
     make_devices,
+    percentile,
     record,
     rss_kib,
     run_command,
@@ -51,11 +52,13 @@ def main(argv: list[str]) -> None:
         fleet.close()
 
     held = len(fleet.sockets)
+    hellos = fleet.hello_seconds or [float("nan")]
     per_connection = (after - before) / max(1, held)
     print(
         f"idle devices={args.devices} held={held} open={online} "
         f"rss_per_connection={per_connection:.1f}KiB "
-        f"idle_cpu={idle_cpu * 100:.1f}% connect={connect_seconds:.1f}s retries={fleet.retries}",
+        f"idle_cpu={idle_cpu * 100:.1f}% connect={connect_seconds:.1f}s retries={fleet.retries} "
+        f"hello_p99={percentile(hellos, 0.99):.2f}s hello_max={max(hellos):.2f}s",
         flush=True,
     )
     record(
@@ -75,6 +78,9 @@ def main(argv: list[str]) -> None:
             f"| CPU while idle ({args.window:.0f} s window, one core = 100 %) | "
             f"{idle_cpu * 100:.1f} % | ≤ 5 % |",
             f"| time to connect them all (50 at a time) | {connect_seconds:.1f} s | |",
+            f"| hello to welcome, each device (connection included): p50 / p99 / slowest | "
+            f"{percentile(hellos, 0.5):.2f} / {percentile(hellos, 0.99):.2f} / "
+            f"{max(hellos):.2f} s | ≤ 2 s |",
             f"| connection attempts that failed and were retried | {fleet.retries} | |",
             "",
         ],
