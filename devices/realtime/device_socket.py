@@ -136,6 +136,8 @@ class DeviceSocketConsumer(EventIntake, Listener, AsyncWebsocketConsumer):
                 # Whatever the agent says next, it said after those events: they are
                 # stored and answered first.
                 await self._events_stored()
+                if self.closing:
+                    return  # storing them failed, and the socket is closing
             await self._dispatch(message)
         except protocol.ProtocolError as error:
             await self._refuse_frame(error)
