@@ -77,6 +77,47 @@ def test_two_processes_appending_at_once_lose_nothing(tmp_path):
     box.close()
 
 
+def test_events_appended_survive_the_agent_being_killed_outright(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; sys.path.insert(0, sys.argv[2]);"
+        "from pathlib import Path; from agent.runtime.outbox import Outbox;"
+        "box = Outbox(Path(sys.argv[1]));"
+        "[box.append({'eventType': 'x', 'payload': {'n': n}}) for n in range(50)];"
+        "box.claim_command('cmd_1');"
+        "print('kept', flush=True); time.sleep(60)"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    path = tmp_path / "killed.sqlite3"
+    agent = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), root], stdout=subprocess.PIPE, text=True
+    )
+    assert agent.stdout.readline().strip() == "kept"
+    agent.send_signal(signal.SIGKILL)  # no close, no checkpoint: the write-ahead log alone
+    agent.wait(timeout=10)
+    box = Outbox(path)
+    assert [e["payload"]["n"] for e in box.pending(limit=100)] == list(range(50))
+    assert box.claim_command("cmd_1") == (False, None)
+    box.close()
+
+
+def test_the_record_that_a_command_ran_is_synced_to_disk_though_events_are_not(outbox):
+    statements: list[str] = []
+    outbox.db.set_trace_callback(statements.append)
+    outbox.append(event(1))
+    assert not any("synchronous" in statement for statement in statements)
+    statements.clear()
+    assert outbox.claim_command("cmd_1") == (True, None)
+    assert statements[1] == "PRAGMA synchronous=FULL"
+    assert statements[-1] == "PRAGMA synchronous=NORMAL"
+    assert [s for s in statements if s.startswith("INSERT INTO commands")]
+    outbox.db.set_trace_callback(None)
+    assert outbox.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
 def test_a_seq_gap_renumbers_what_waits_in_order(outbox):
     for n in range(3):
         outbox.append(event(n))
