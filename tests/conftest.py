@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,19 @@ PASSWORD = "correct horse battery staple"
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if IN_CI:
     hypothesis_settings.load_profile("ci")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules that start their own relays (browsers, the real Codex, the fault suite) run
+    first, the ones with most such tests before the others: spread over the workers from
+    the start, they no longer leave one worker finishing a long module alone at the end.
+    The sort is stable, so each module's tests keep their order and stay together."""
+    heavy = Counter(
+        item.module.__name__
+        for item in items
+        if item.module is not None and item.get_closest_marker("own_deployment")
+    )
+    items.sort(key=lambda item: -heavy[item.module.__name__] if item.module else 0)
 
 
 def require(condition: bool, reason: str) -> None:
