@@ -8,14 +8,15 @@ import asyncio
 import threading
 
 import pytest
+from django.db import connection
 
-from devices.models import Event
+from devices.models import Event, UserEventCounter
 from devices.realtime import event_intake
 from devices.realtime.eventlog import live_messages, record_agent_frames
 from devices.realtime.groups import user_events_group
 from devices.realtime.hub import hub
 
-from .realtime import Stream, connect_agent, db, events, session_of
+from .realtime import Stream, connect_agent, db, events, make_device, session_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,6 +27,31 @@ def stored_seqs(device) -> list[int]:
         .order_by("stream_seq")
         .values_list("agent_seq", flat=True)
     )
+
+
+def test_an_owners_devices_writing_at_once_never_share_a_position_nor_skip_one(ada):
+    """Run on PostgreSQL in CI, where the counter's row lock is real."""
+    desks = [make_device(ada, f"desk-{n:04d}-abcdef")[0] for n in range(4)]
+    barrier = threading.Barrier(len(desks))
+
+    def write(device) -> None:
+        try:
+            barrier.wait()
+            for first in range(1, 41, 2):
+                record_agent_frames(device.pk, [events(first, 2)["events"]])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(desk,)) for desk in desks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    rows = list(Event.objects.filter(user=ada).values_list("device_id", "user_seq", "stream_seq"))
+    assert sorted(user_seq for _d, user_seq, _s in rows) == list(range(1, 161))
+    for desk in desks:
+        assert sorted(s for d, _u, s in rows if d == desk.pk) == list(range(1, 41))
+    assert UserEventCounter.objects.get(user=ada).last_seq == 160
 
 
 def test_frames_stored_together_are_each_judged_as_if_they_came_alone(paired):

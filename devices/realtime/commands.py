@@ -229,14 +229,17 @@ def record_result(device_pk: int, message: dict[str, Any]) -> Answered:
     )
     if not answered:
         return Answered(None, [])
-    command = Command.objects.select_related("device").get(
-        device_id=device_pk, command_id=message["commandId"]
+    # The command and its device in one read, the device locked for the event log.
+    command = (
+        Command.objects.select_related("device")
+        .select_for_update(of=("device",))
+        .get(device_id=device_pk, command_id=message["commandId"])
     )
-    return Answered(command, _finished_messages(command))
+    return Answered(command, _finished_messages(command, locked=command.device))
 
 
-def _finished_messages(command: Command) -> list[Message]:
-    device = Device.objects.select_for_update().get(pk=command.device_id)
+def _finished_messages(command: Command, locked: Device | None = None) -> list[Message]:
+    device = locked or Device.objects.select_for_update().get(pk=command.device_id)
     event = record_relay_event_locked(
         device,
         "command.updated",
