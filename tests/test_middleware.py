@@ -140,3 +140,38 @@ async def test_the_deploy_check_warns_when_a_protecting_middleware_is_left_out(l
     assert required_middleware() == []
     with override_settings(MIDDLEWARE=[path for path in settings.MIDDLEWARE if path != left_out]):
         assert [warning.id for warning in required_middleware()] == [check_id]
+
+
+async def test_djangos_checks_that_find_middleware_by_path_still_warn_about_weak_settings():
+    from django.test import override_settings
+
+    from codexpanel.checks import djangos_middleware_checks
+
+    with override_settings(
+        SECURE_HSTS_SECONDS=0,
+        SECURE_SSL_REDIRECT=False,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+    ):
+        found = {message.id for message in djangos_middleware_checks()}
+    assert {"security.W004", "security.W008", "security.W012", "security.W016"} <= found
+    with override_settings(
+        SECURE_HSTS_SECONDS=31536000,
+        SECURE_SSL_REDIRECT=True,
+        SESSION_COOKIE_SECURE=True,
+        CSRF_COOKIE_SECURE=True,
+    ):
+        assert {m.id for m in djangos_middleware_checks()} & {
+            "security.W004",
+            "security.W008",
+        } == set()
+
+
+async def test_the_csrf_token_may_not_move_into_the_session_the_loop_cannot_read():
+    from django.test import override_settings
+
+    from codexpanel.checks import fast_paths_assumptions
+
+    assert fast_paths_assumptions() == []
+    with override_settings(CSRF_USE_SESSIONS=True):
+        assert [message.id for message in fast_paths_assumptions()] == ["codexpanel.E001"]
