@@ -44,12 +44,6 @@ class Outbox:
         while True:
             try:
                 self.db.execute("PRAGMA journal_mode=WAL")
-                # In WAL mode NORMAL survives the agent being killed at any point (the log
-                # is written before each commit returns) and skips an fsync per event,
-                # which a streaming turn pays many times over; only an OS crash may lose
-                # the last events, which Codex lost with it. The record that a command ran
-                # is committed with FULL (claim_command).
-                self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
                 return
             except sqlite3.OperationalError as error:
@@ -182,19 +176,15 @@ class Outbox:
             ).fetchone()
             if row is not None:
                 return False, json.loads(row[0]) if row[0] else None
-            # Kept on disk before the command runs, whatever happens to the machine after:
-            # this is what stops a redelivered command from running twice.
-            self.db.execute("PRAGMA synchronous=FULL")
-            try:
-                with self._transaction():
-                    self.db.execute("INSERT INTO commands (command_id) VALUES (?)", (command_id,))
-                    self.db.execute(
-                        "DELETE FROM commands WHERE command_id NOT IN "
-                        "(SELECT command_id FROM commands ORDER BY created DESC LIMIT ?)",
-                        (KEEP_COMMANDS,),
-                    )
-            finally:
-                self.db.execute("PRAGMA synchronous=NORMAL")
+            # One commit, so one sync to disk before the command runs: this record is what
+            # stops a redelivered command from running twice.
+            with self._transaction():
+                self.db.execute("INSERT INTO commands (command_id) VALUES (?)", (command_id,))
+                self.db.execute(
+                    "DELETE FROM commands WHERE command_id NOT IN "
+                    "(SELECT command_id FROM commands ORDER BY created DESC LIMIT ?)",
+                    (KEEP_COMMANDS,),
+                )
             return True, None
 
     def unfinished_commands(self) -> list[str]:
