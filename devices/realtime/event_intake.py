@@ -46,7 +46,9 @@ class EventIntake:
     async def _events_stored(self) -> None:
         writer = self.writer
         if writer is not None and not writer.done():
-            await writer
+            # Shielded: whoever waits may be cancelled; the writer still answers and
+            # announces what it stored.
+            await asyncio.shield(writer)
 
     async def _store_events(self) -> None:
         try:
@@ -75,6 +77,7 @@ class EventIntake:
     async def _events_stored_before_release(self, current: asyncio.Task[Any] | None) -> None:
         """What the agent sent before the end is stored, as when it came alone; its
         acknowledgements go nowhere, and the agent's re-send is skipped by seq."""
-        if self.writer is not None and self.writer is not current:
+        writer = self.writer
+        if writer is not None and writer is not current and not writer.cancelled():
             with contextlib.suppress(Exception):
-                await self.writer
+                await asyncio.shield(writer)
