@@ -20,6 +20,9 @@ from agent.local.autostart import Launch
 from .conftest import require
 from .test_agent_lifecycle import hold
 
+# The agent has no Django: the relay's database and channel layer change nothing here.
+pytestmark = pytest.mark.agent_alone
+
 ROOT = Path(__file__).resolve().parent.parent
 # A folder as people name theirs: a space, a quote, and what unit files and desktop entries
 # treat as their own (a specifier or field code, an expansion, an escape).

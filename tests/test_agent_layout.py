@@ -7,7 +7,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import agent
+
+# The agent has no Django: the relay's database and channel layer change nothing here.
+pytestmark = pytest.mark.agent_alone
 
 AGENT_DIR = Path(agent.__file__).resolve().parent
 ROOT = AGENT_DIR.parent

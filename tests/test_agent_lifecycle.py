@@ -16,6 +16,9 @@ import pytest
 from agent.local import lifecycle
 from agent.terminal import Failure
 
+# The agent has no Django: the relay's database and channel layer change nothing here.
+pytestmark = pytest.mark.agent_alone
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # A stand-in for `python -m agent run`: holds the lock, writes its pid, and removes the pid

@@ -9,6 +9,9 @@ import pytest
 
 import agent
 
+# The agent has no Django: the relay's database and channel layer change nothing here.
+pytestmark = pytest.mark.agent_alone
+
 AGENT_DIR = Path(agent.__file__).resolve().parent
 
 

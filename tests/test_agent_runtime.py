@@ -14,6 +14,9 @@ from agent.runtime import control
 from agent.runtime.appserver import AppServer, AppServerError
 from agent.runtime.host import HostRuntime, RuntimeSettings
 
+# The agent has no Django: the relay's database and channel layer change nothing here.
+pytestmark = pytest.mark.agent_alone
+
 FAKE = Path(__file__).parent / "fakes" / "fake_app_server.py"
 
 

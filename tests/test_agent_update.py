@@ -22,6 +22,9 @@ from agent.terminal import Failure
 from .conftest import port_open
 from .live import free_port
 
+# The agent has no Django: the relay's database and channel layer change nothing here.
+pytestmark = pytest.mark.agent_alone
+
 AGENT_DIR = Path(agent.__file__).resolve().parent
 
 
