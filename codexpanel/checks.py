@@ -111,7 +111,7 @@ def djangos_middleware_checks(app_configs: Any = None, **kwargs: Any) -> list[ch
     return [message for message in found if message.id in MIDDLEWARE_CHECK_IDS]
 
 
-@checks.register(checks.Tags.database)
+@checks.register(checks.Tags.compatibility)
 def fast_paths_assumptions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """What codexpanel.middleware and the event log's counter upsert rely on."""
     problems = []

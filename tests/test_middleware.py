@@ -168,6 +168,7 @@ async def test_djangos_checks_that_find_middleware_by_path_still_warn_about_weak
 
 
 async def test_the_csrf_token_may_not_move_into_the_session_the_loop_cannot_read():
+    from django.core.checks import run_checks
     from django.test import override_settings
 
     from codexpanel.checks import fast_paths_assumptions
@@ -175,3 +176,5 @@ async def test_the_csrf_token_may_not_move_into_the_session_the_loop_cannot_read
     assert fast_paths_assumptions() == []
     with override_settings(CSRF_USE_SESSIONS=True):
         assert [message.id for message in fast_paths_assumptions()] == ["codexpanel.E001"]
+        # Among the checks every start runs, not only `check --deploy` or `migrate`.
+        assert "codexpanel.E001" in {message.id for message in run_checks()}
