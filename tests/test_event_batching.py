@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -102,10 +103,15 @@ class HeldFirstWrite:
         return record_agent_frames(device_pk, frames)
 
 
-async def wait_until(flag: threading.Event) -> None:
+async def holding_the_first_frame(token: str, monkeypatch) -> tuple[Any, HeldFirstWrite]:
+    """A connected agent whose first frame (event 1) the socket is storing, held there."""
+    held = HeldFirstWrite()
+    monkeypatch.setattr(event_intake, "record_agent_frames", held)
+    socket, _welcome = await connect_agent(token)
+    await socket.send_json_to(events(1, 1))
     for _ in range(200):
-        if flag.is_set():
-            return
+        if held.started.is_set():
+            return socket, held
         await asyncio.sleep(0.01)
     raise AssertionError("the socket never started storing")
 
@@ -115,11 +121,7 @@ async def test_frames_sent_while_one_is_stored_are_stored_in_one_write_and_each_
     paired, monkeypatch
 ):
     device, token = paired
-    held = HeldFirstWrite()
-    monkeypatch.setattr(event_intake, "record_agent_frames", held)
-    socket, _welcome = await connect_agent(token)
-    await socket.send_json_to(events(1, 1))
-    await wait_until(held.started)
+    socket, held = await holding_the_first_frame(token, monkeypatch)
     for frame in (events(2, 1), events(4, 1), events(3, 1)):
         await socket.send_json_to(frame)
     await asyncio.sleep(0.3)  # the socket reads them while the first write is held
@@ -140,15 +142,11 @@ async def test_frames_sent_while_one_is_stored_are_stored_in_one_write_and_each_
 
 
 @pytest.mark.asyncio
-async def test_a_result_is_handled_only_after_the_events_sent_before_it_are_stored(
+async def test_anything_else_the_agent_sends_waits_until_the_events_before_it_are_stored(
     paired, monkeypatch
 ):
     _device, token = paired
-    held = HeldFirstWrite()
-    monkeypatch.setattr(event_intake, "record_agent_frames", held)
-    socket, _welcome = await connect_agent(token)
-    await socket.send_json_to(events(1, 1))
-    await wait_until(held.started)
+    socket, held = await holding_the_first_frame(token, monkeypatch)
     await socket.send_json_to({"type": "device.heartbeat", "state": {}})
     await socket.send_json_to(events(2, 1))
     await asyncio.sleep(0.3)
@@ -165,11 +163,7 @@ async def test_a_result_is_handled_only_after_the_events_sent_before_it_are_stor
 @pytest.mark.asyncio
 async def test_frames_queued_when_the_agent_goes_away_are_still_stored(paired, monkeypatch):
     device, token = paired
-    held = HeldFirstWrite()
-    monkeypatch.setattr(event_intake, "record_agent_frames", held)
-    socket, _welcome = await connect_agent(token)
-    await socket.send_json_to(events(1, 1))
-    await wait_until(held.started)
+    socket, held = await holding_the_first_frame(token, monkeypatch)
     await socket.send_json_to(events(2, 2))
     await asyncio.sleep(0.3)
     await socket.send_input({"type": "websocket.disconnect", "code": 1006})

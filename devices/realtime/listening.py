@@ -70,6 +70,10 @@ class Listener:
             inbox.popleft()
             log.warning("consumer %s fell behind; dropped its oldest message", self.channel_name)
         inbox.append(message)
+        self._wake()
+
+    def _wake(self, _done: object = None) -> None:
+        """Let the merged receive return: a message was handed over or the layer answered."""
         waiter = self.__dict__.get("_waiter")
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -115,11 +119,6 @@ class Listener:
         self._waiter: asyncio.Future[None] | None = None
         pending: asyncio.Future[dict[str, Any]] | None = None
 
-        def wake(_done: object) -> None:
-            waiter = self._waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
         async def merged() -> dict[str, Any]:
             nonlocal pending
             try:
@@ -128,7 +127,7 @@ class Listener:
                         return self._inbox.popleft()
                     if pending is None:
                         pending = asyncio.ensure_future(receive_resiliently(receive))
-                        pending.add_done_callback(wake)
+                        pending.add_done_callback(self._wake)
                     if not pending.done():
                         self._waiter = asyncio.get_running_loop().create_future()
                         try:
