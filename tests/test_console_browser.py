@@ -5,6 +5,7 @@ from the sofa, checked on screen."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -215,8 +216,15 @@ def test_device_actions_reach_the_computer(page, world):
     page.get_by_role("link", name=re.compile("desk")).click()
     page.get_by_role("button", name="Restart Codex").click()
     page.get_by_text("Restart Codex: done.").wait_for()
+    welcomed_before = world.runtime.client.welcomed_at
     page.get_by_role("button", name="Reconnect").click()
     page.get_by_text("Reconnect: done.").wait_for()
+    # "done" is the answer before the agent drops its socket: the device may still show
+    # online on the old one, and a command sent in between would find it offline.
+    deadline = time.monotonic() + 30
+    while world.runtime.client.welcomed_at == welcomed_before:
+        assert time.monotonic() < deadline, "the agent never connected again"
+        time.sleep(0.05)
     wait_online(world.browser, world.device_id)
     assert world.browser.command(world.device_id, "listSessions")["status"] == "done"
 
