@@ -67,6 +67,8 @@ def deployment(database: str, tmp: Path, relays: int = 1) -> Iterator[tuple[Rela
     else:
         relay = Relay(f"sqlite:///{tmp / 'bench.sqlite3'}")
     relay.env["CODEXPANEL_COMMANDS_IN_FLIGHT"] = "1000"
+    # Measured as deployed: the production settings, PBKDF2 and all.
+    relay.env["DJANGO_SETTINGS_MODULE"] = "codexpanel.settings"
     relay.migrate()
     try:
         hosts = [relay.start() for _ in range(relays)]

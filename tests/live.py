@@ -55,7 +55,7 @@ class Relay:
         self.log_dir = log_dir
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "DJANGO_SETTINGS_MODULE": "codexpanel.settings",
+            "DJANGO_SETTINGS_MODULE": "tests.relay_settings",
             "DEBUG": "false",
             "CODEXPANEL_SESSION_SECRET": "live-" + "x" * 60,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",

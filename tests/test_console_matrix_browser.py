@@ -18,6 +18,15 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.m
 PHONES = {"360": {"width": 360, "height": 740}, "390": {"width": 390, "height": 844}}
 LANGUAGES = {"en": "en-US", "zh": "zh-CN"}
 SCHEMES = ("light", "dark")
+# Every width with every language, every width with every scheme and every language with
+# every scheme, in four walks instead of all eight: what breaks a screen comes from two of
+# these meeting (long Chinese labels on the narrow phone, a dark colour on one width).
+PAIRWISE = [
+    ("360", "en", "light"),
+    ("360", "zh", "dark"),
+    ("390", "en", "dark"),
+    ("390", "zh", "light"),
+]
 
 
 def overflow(page: Any) -> list[str]:
@@ -135,12 +144,16 @@ def walk(page: Any, walker: Walk, device_id: str, thread_id: str) -> None:
 
 
 def test_every_screen_fits_reads_and_taps_on_each_phone_theme_and_language(chromium, world):
+    assert {pair for w, lang, s in PAIRWISE for pair in ((w, lang), (w, s), (lang, s))} == {
+        *itertools.product(PHONES, LANGUAGES),
+        *itertools.product(PHONES, SCHEMES),
+        *itertools.product(LANGUAGES, SCHEMES),
+    }
     thread = world.browser.command(world.device_id, "startThread")["result"]["thread"]["id"]
     world.browser.command(world.device_id, "startTurn", threadId=thread, input="[shell:ls]")
     problems: dict[str, list[str]] = {}
-    for (width, viewport), (language, locale), scheme in itertools.product(
-        PHONES.items(), LANGUAGES.items(), SCHEMES
-    ):
+    for width, language, scheme in PAIRWISE:
+        viewport, locale = PHONES[width], LANGUAGES[language]
         context = phone(chromium, world.host, viewport=viewport, locale=locale, color_scheme=scheme)
         page = context.new_page()
         walker = Walk(page, f"{width}-{language}-{scheme}")
