@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import pytest_asyncio
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.test import AsyncClient, override_settings
 
@@ -433,6 +434,12 @@ async def test_post_with_wait_checks_csrf_sign_in_and_whose_device_it_is(paired,
     body = {"name": "listSessions"}
     anonymous = await AsyncClient().post(url, body, content_type="application/json")
     assert anonymous.status_code == 401
+    # A session cookie that names no session is no one, whatever else is wrong.
+    stranger = AsyncClient(enforce_csrf_checks=True)
+    stranger.cookies[settings.SESSION_COOKIE_NAME] = "no-such-session"
+    for content_type in ("application/json", "application/x-www-form-urlencoded"):
+        answer = await stranger.post(url, body, content_type=content_type)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (401, "not_authenticated")
     strict = AsyncClient(enforce_csrf_checks=True)
     await strict.aforce_login(device.owner)
     no_token = await strict.post(url, body, content_type="application/json")

@@ -217,40 +217,66 @@ def _issue(user: object, device_id: str, raw: bytes, command_id: str) -> Command
     )
 
 
-async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
-    """POST …/commands?wait=N: the command and its result in one request, waiting on the
-    event loop rather than holding one of the threads database work runs on."""
-    user = await request.auser()
+def _signed_in_issue(
+    request: HttpRequest, device_id: str, raw: bytes, command_id: str, refused: Any
+) -> tuple[Any, Command | JsonResponse]:
+    """Sign the request in and store its command in one trip to the database thread: the
+    session, the user and the command are read and written one after another there, not
+    each after a hop from the loop. A refusal found on the loop answers only a signed-in
+    caller; everyone else is told to sign in first."""
+    user = request.user
     if not user.is_authenticated or not user.is_active:
-        return error_response("not_authenticated", _("Sign in first."), 401)
+        return user, error_response("not_authenticated", _("Sign in first."), 401)
+    if refused is not None:
+        return user, refused
+    try:
+        return user, _issue(user, device_id, raw, command_id)
+    except ActionError as error:
+        return user, error_response(
+            error.code,
+            error.message,
+            error.status,
+            retry_after=error.retry_after,
+            details=error.details,
+        )
+
+
+def _refusal_before_signing_in(request: HttpRequest) -> tuple[bytes, JsonResponse | None]:
+    """The request's body, and what is wrong with the request apart from who sent it."""
     if request.content_type != "application/json":
-        return error_response(
+        return b"", error_response(
             "unsupported_media_type", _("Send the command as application/json."), 415
         )
     try:
         # Read before the CSRF check, which may look at the form data.
         raw = request.body
     except RequestDataTooBig:
-        return error_response(too_large().code, too_large().message, 413)
+        return b"", error_response(too_large().code, too_large().message, 413)
     # The same CSRF check the API's session authentication makes.
     refused = CsrfViewMiddleware(lambda _request: None).process_view(request, None, (), {})
     if refused is not None:
-        return refused
-    wait = _wait_seconds(request)
-    if wait is None:
-        return _wait_refused()
+        return raw, refused
+    if _wait_seconds(request) is None:
+        return raw, _wait_refused()
+    return raw, None
+
+
+async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
+    """POST …/commands?wait=N: the command and its result in one request, waiting on the
+    event loop rather than holding one of the threads database work runs on."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        # No session to read: nobody to sign in, and nothing to listen for.
+        return error_response("not_authenticated", _("Sign in first."), 401)
+    raw, refused = _refusal_before_signing_in(request)
+    wait = _wait_seconds(request) or 0.0
     command_id = commands.new_command_id()
     async with _Waiter(command_id) as waiter:
-        try:
-            command = await run_then_publish(_issue, user, device_id, raw, command_id)
-        except ActionError as error:
-            return error_response(
-                error.code,
-                error.message,
-                error.status,
-                retry_after=error.retry_after,
-                details=error.details,
-            )
+        user, issued = await run_then_publish(
+            _signed_in_issue, request, device_id, raw, command_id, refused
+        )
+        if isinstance(issued, JsonResponse):
+            return issued
+        command = issued
         answer, finished = commands.serialize(command), command.finished
         if wait and not finished and command.command_id == command_id:
             news = await waiter.finished(user, device_id, wait)
