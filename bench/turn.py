@@ -23,6 +23,7 @@ from tests.live import Browser as PlainBrowser
 from tests.live import EventSource
 
 DIRECT_TIMEOUT = 60
+ADDED_P50_TARGET_MS = 20.0  # what relay + agent may add to a turn at p50
 
 
 def direct(home: Path, workspace: Path, turns: int, warmup: int) -> list[float]:
@@ -119,7 +120,7 @@ def main(argv: list[str]) -> None:
     added = {
         key: round(results["relay"][key] - results["direct"][key], 2) for key in ("p50", "p99")
     }
-    allowed = max(50.0, results["direct"]["p50"] * 0.10)
+    allowed = ADDED_P50_TARGET_MS
     verdict = "met" if added["p50"] <= allowed else "missed"
     lines = [
         f"{args.turns} turns per path after {args.warmup} unmeasured, one after another on one "
@@ -141,7 +142,7 @@ def main(argv: list[str]) -> None:
         f"Added by relay + agent: {added['p50']} ms at p50 "
         f"({results['relay']['p50'] / results['direct']['p50']:.2f}× direct), "
         f"{added['p99']} ms at p99. Target: at most {allowed:.0f} ms at p50 "
-        f"(50 ms or 10 % of direct, whichever is larger): {verdict}.",
+        f"(the relay at scale, target 5): {verdict}.",
         "",
     ]
     record("Real turn overhead", run_command(["bench.turn", *argv]), lines)
