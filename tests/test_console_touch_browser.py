@@ -23,10 +23,15 @@ def test_messages_stay_clear_of_controls_and_the_menu_closes_on_sign_out(page, w
     reconnect.tap()
     page.get_by_text("Reconnect: done.").wait_for()
     # The button just tapped is still what a finger there reaches, not the message.
-    box = reconnect.bounding_box()
+    # Measured and hit-tested in one step: the card is drawn again as the device goes
+    # offline and back, and a box taken before that may no longer hold the button.
     on_top = page.evaluate(
-        "([x, y]) => document.elementFromPoint(x, y)?.textContent",
-        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        """() => {
+            const button = document.querySelector('[data-action="reconnect"]');
+            const box = button.getBoundingClientRect();
+            const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+            return hit?.closest("button, .toast")?.textContent;
+        }"""
     )
     assert on_top == "Reconnect"
     page.locator(".back").tap()
