@@ -4,6 +4,8 @@
   so that the relay's check runs first and answers with close 1009, instead of the
   server dropping the connection without a close frame.
 - The access log never carries a query string: setup links carry a flow id and its code.
+- The garbage collector does not pause the process for seconds as sockets pile up
+  (codexpanel.heap).
 
 `manage.py dev` runs the development server on the same RelayServer.
 
@@ -22,6 +24,7 @@ from daphne.ws_protocol import WebSocketProtocol
 
 from agent.protocol import Close
 
+from . import heap
 from .logs import SERVER_MESSAGE_BYTES, without_query
 
 APPLICATION = "codexpanel.asgi:application"
@@ -56,6 +59,10 @@ class RelayServer(Server):
     def __init__(self, *args: Any, action_logger: Any = None, **kwargs: Any) -> None:
         logger = RedactedAccessLog(action_logger) if action_logger else None
         super().__init__(*args, action_logger=logger, **kwargs)
+
+    def run(self) -> None:
+        heap.settle()  # the application is loaded: what is on the heap now stays
+        super().run()
 
     # Daphne makes its WebSocket factory when it starts: the relay's protocol goes in, and a
     # message over the server's own limit is refused by a closing handshake (1009), not

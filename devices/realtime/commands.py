@@ -27,6 +27,7 @@ from codexpanel.errors import ActionError
 
 from ..approvals import check_answer
 from ..models import Command, Device
+from . import presence
 from .eventlog import live_messages, record_relay_event_locked
 from .groups import Message, command_group, device_group, publish_after_commit
 from .presence import is_online
@@ -189,6 +190,16 @@ def claim_deliveries(device_pk: int, in_flight: set[str], redeliver: bool) -> De
         if sent:
             claimed.append(command)
     return Deliveries(still_open, claimed, messages, more=len(candidates) == room)
+
+
+def hold_and_claim(
+    device_pk: int, token_pk: int, channel: str, hello: dict[str, Any]
+) -> tuple[presence.Connected, Deliveries]:
+    """A hello's database work in one trip to the database thread: the socket holds the
+    device, then claims what waits for it, queued or sent before and never answered.
+    Raises presence.AccessEnded if the token, device or owner stopped being valid."""
+    connected = presence.connect(device_pk, token_pk, channel, hello)
+    return connected, claim_deliveries(device_pk, set(), redeliver=True)
 
 
 @transaction.atomic

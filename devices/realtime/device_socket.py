@@ -199,7 +199,7 @@ class DeviceSocketConsumer(EventIntake, Listener, AsyncWebsocketConsumer):
             [(device_group(device.pk), {"type": "device.superseded", "channel": self.channel_name})]
         )
         try:
-            connected = await database_sync_to_async(presence.connect)(
+            connected, deliveries = await database_sync_to_async(commands.hold_and_claim)(
                 device.pk, device_token.pk, self.channel_name, hello
             )
         except presence.AccessEnded as ended:
@@ -225,12 +225,12 @@ class DeviceSocketConsumer(EventIntake, Listener, AsyncWebsocketConsumer):
         )
         await publish(connected.messages)
         ensure_sweeper()
-        await self._deliver(redeliver=True)
+        await self._send_claimed(deliveries)
 
     async def recovered(self) -> None:
         # A command stored while the layer was away sent its nudge to nobody.
         if self.device_pk is not None and not self.closing:
-            await self._deliver(redeliver=False)
+            await self._deliver()
 
     async def _hello_deadline(self) -> None:
         await asyncio.sleep(protocol.HELLO_TIMEOUT_SECONDS)
@@ -285,12 +285,15 @@ class DeviceSocketConsumer(EventIntake, Listener, AsyncWebsocketConsumer):
         answered = await database_sync_to_async(commands.record_result)(self.device_pk, message)
         await publish(answered.messages)
         if self.backlog:
-            await self._deliver(redeliver=False)
+            await self._deliver()
 
-    async def _deliver(self, redeliver: bool) -> None:
+    async def _deliver(self) -> None:
         deliveries = await database_sync_to_async(commands.claim_deliveries)(
-            self.device_pk, set(self.in_flight), redeliver
+            self.device_pk, set(self.in_flight), redeliver=False
         )
+        await self._send_claimed(deliveries)
+
+    async def _send_claimed(self, deliveries: commands.Deliveries) -> None:
         # Commands that expired unanswered no longer take a place.
         self.in_flight &= deliveries.still_open
         self.backlog = deliveries.more
@@ -318,7 +321,7 @@ class DeviceSocketConsumer(EventIntake, Listener, AsyncWebsocketConsumer):
                 self.in_flight.add(wire["commandId"])
                 await self._send(wire)
             return
-        await self._deliver(redeliver=False)
+        await self._deliver()
 
     async def device_quiet(self, message: dict[str, Any]) -> None:
         # Its heartbeats stopped (seen by the process's sweep): the TCP connection may

@@ -14,6 +14,8 @@ import weakref
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from codexpanel import heap
+
 from ..attachments import prune_attachments
 from ..push import prune_actions
 from . import commands, presence
@@ -44,11 +46,17 @@ async def record_held() -> None:
             socket.hand({"type": "device.quiet"})
     if not held:
         return
-    beats = {pk: (socket.token_pk, socket.channel_name) for pk, socket in held.items()}
-    for pk in await database_sync_to_async(presence.record_beats)(beats):
-        held[pk].hand({"type": "device.check"})
-    for pk in await database_sync_to_async(commands.devices_with_queued)(list(held)):
-        held[pk].hand({"type": "device.commands"})
+    pks = list(held)
+    # One trip to the database thread per chunk, not one for all: with thousands of
+    # sockets a single trip would hold that thread for a second, and hellos arriving
+    # meanwhile (a reconnect storm meets heartbeat traffic) would wait it out.
+    for start in range(0, len(pks), presence.BEATS_PER_QUERY):
+        chunk = pks[start : start + presence.BEATS_PER_QUERY]
+        beats = {pk: (held[pk].token_pk, held[pk].channel_name) for pk in chunk}
+        for pk in await database_sync_to_async(presence.record_beats)(beats):
+            held[pk].hand({"type": "device.check"})
+        for pk in await database_sync_to_async(commands.devices_with_queued)(chunk):
+            held[pk].hand({"type": "device.commands"})
 
 
 async def _run() -> None:
@@ -63,6 +71,7 @@ async def _run() -> None:
                 await database_sync_to_async(prune_events)()
                 await database_sync_to_async(prune_attachments)()
                 await database_sync_to_async(prune_actions)()
+                heap.rescan()
                 last_prune = time.monotonic()
         except Exception:
             log.exception("presence sweep failed; retrying next interval")
