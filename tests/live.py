@@ -194,10 +194,12 @@ def _paired_sqlite(device_id: str) -> tuple[Path, dict[str, str]]:
 
 
 @contextmanager
-def sqlite_relay(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[Relay]:
-    database = tmp_path / "relay.sqlite3"
+def sqlite_relay(
+    tmp_path: Path, env: dict[str, str] | None = None, name: str = "relay", redis_url: str = ""
+) -> Iterator[Relay]:
+    database = tmp_path / f"{name}.sqlite3"
     shutil.copyfile(_migrated_sqlite(), database)
-    relay = Relay(f"sqlite:///{database}")
+    relay = Relay(f"sqlite:///{database}", redis_url)
     relay.env.update(env or {})
     relay.untouched_copy = database
     try:

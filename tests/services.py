@@ -206,10 +206,15 @@ class Link:
     def cut(self) -> None:
         with self.lock:
             silent, self.silent = self.silent, []
-        for client, server, _frozen in self._take() + silent:
+        for client, server, frozen in self._take() + silent:
+            frozen.set()  # the pumps forward nothing more, nor say goodbye
             for end in (client, server):
-                # A zero linger makes close() send a reset, not an orderly goodbye.
+                # A zero linger makes the close send a reset, not an orderly goodbye. The
+                # close takes effect only once the pump blocked reading this end returns:
+                # shutting down the reading side wakes it, sending nothing.
                 end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RD)
                 end.close()
 
     def freeze(self) -> None:

@@ -121,7 +121,7 @@ def test_a_relay_restart_mid_turn_loses_and_repeats_nothing(world):
     browser, device = world.browser, world.device_id
     thread_id = browser.command(device, "startThread")["result"]["thread"]["id"]
     stream = browser.stream()
-    browser.command(device, "startTurn", threadId=thread_id, input="[slow]")
+    browser.command(device, "startTurn", threadId=thread_id, input="[slow:0.1]")
     stream.until(of_type("item/agentMessage/delta"))
     port = int(world.host.rsplit(":", 1)[1])
     world.relay.kill(world.host)

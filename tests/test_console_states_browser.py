@@ -140,6 +140,8 @@ def test_an_answer_the_computer_never_confirms_offers_retry_and_stop_waiting(
 ):
     world, link = linked_world
     context = phone(chromium, world.host)
+    # The page's own clock, so the ten seconds it waits for a confirmation pass at once.
+    context.clock.install()
     page = context.new_page()
     try:
         sign_in(page)
@@ -152,7 +154,8 @@ def test_an_answer_the_computer_never_confirms_offers_retry_and_stop_waiting(
         approve = card.get_by_role("button", name="Approve", exact=True)
         approve.tap()
         card.get_by_text("Sending your answer…").first.wait_for()
-        card.get_by_text("The computer has not confirmed your answer yet.").wait_for(timeout=20_000)
+        page.clock.fast_forward(10_000)
+        card.get_by_text("The computer has not confirmed your answer yet.").wait_for()
         assert card.get_by_role("button", name="Retry").is_visible()
         screenshot(page, "answer-unconfirmed")
         card.get_by_role("button", name="Stop waiting").tap()

@@ -155,7 +155,7 @@ def start_slow_turn(world: World) -> tuple[str, Follower]:
     follower = Follower(world.host, browser.cookie("codexpanel_session"))
     follower.wait_connected()
     thread_id = browser.command(device, "startThread")["result"]["thread"]["id"]
-    turn = browser.command(device, "startTurn", threadId=thread_id, input="[slow]")
+    turn = browser.command(device, "startTurn", threadId=thread_id, input="[slow:0.1]")
     assert turn["status"] == "done", turn
     follower.wait_for(lambda event: event["eventType"] == "item/agentMessage/delta")
     return thread_id, follower

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 import websocket
 
 from .conftest import port_open, require
-from .live import Browser, Relay
+from .live import Browser, Relay, sqlite_relay
 
 DATABASE = "codexpanel_e2e"
 # Its relays run on a database and Redis database of their own, in either run of the suite.
@@ -173,14 +174,16 @@ def test_two_deployments_sharing_one_redis_database_never_hear_each_other(tmp_pa
     import redis
 
     redis.Redis(db=4).flushdb()
-    deployments = []
-    try:
+    with ExitStack() as stack:
+        deployments = []
         for name in ("north", "south"):
-            relay = Relay(f"sqlite:///{tmp_path / name}.sqlite3", "redis://127.0.0.1:6379/4")
-            relay.migrate()
-            world = relay.paired_device()  # the same device id and row number in both
-            deployments.append((relay, relay.start(), world))
-        (_north, north_host, north_world), (_south, south_host, south_world) = deployments
+            relay = stack.enter_context(
+                sqlite_relay(tmp_path, name=name, redis_url="redis://127.0.0.1:6379/4")
+            )
+            # The same device id, token and row number in both.
+            world = relay.paired_device()
+            deployments.append((relay.start(), world))
+        (north_host, north_world), (south_host, south_world) = deployments
         north_device = FakeDevice(north_host, north_world["token"])
         south_device = FakeDevice(south_host, south_world["token"])
         south_stream = Browser(south_host).stream()
@@ -202,6 +205,3 @@ def test_two_deployments_sharing_one_redis_database_never_hear_each_other(tmp_pa
         assert [event["threadId"] for _position, event in seen] == ["thr_south"]
         keys = {key.decode().split(":", 1)[0] for key in redis.Redis(db=4).keys("*")}
         assert len(keys) >= 2 and all(key.startswith("codexpanel-") for key in keys), keys
-    finally:
-        for relay, _host, _world in deployments:
-            relay.stop()

@@ -7,7 +7,9 @@ The reply depends on the newest user message:
 - `[patch:NAME:TEXT]` asks to add file NAME containing TEXT (a file-change approval);
 - `[permissions]` asks for more permissions through the request_permissions tool;
 - `[mcp:SERVER:TOOL]` calls TOOL of an MCP server (see mcp_server.py);
-- `[slow]` streams a long answer slowly (for steering and interrupting);
+- `[slow]` streams a long answer slowly (for steering and interrupting), a chunk every
+  0.25 s, and `[slow:SECONDS]` at another pace (a fault test needs only a turn that is
+  still streaming when the fault strikes);
 - anything else gets "Hello from the fake model." in a few deltas.
 After a tool call, the next request (carrying its output) gets "Done." as the answer.
 """
@@ -129,6 +131,7 @@ class Handler(BaseHTTPRequestHandler):
         shell = re.search(r"\[shell:(.+?)\]", text)
         patch = re.search(r"\[patch:([^:\]]+):(.*?)\]", text)
         mcp = re.search(r"\[mcp:(\w+):(\w+)\]", text)
+        slow = re.search(r"\[slow(?::(\d+(?:\.\d+)?))?\]", text)
         if shell:
             self._tool_call(number, shell.group(1))
         elif patch:
@@ -147,8 +150,9 @@ class Handler(BaseHTTPRequestHandler):
             self._function_call(number, "request_permissions", PERMISSIONS_ASKED)
         elif "[markdown]" in text:
             self._message(number, MARKDOWN)
-        elif "[slow]" in text:
-            self._message(number, [f"chunk {n} " for n in range(60)], pause=0.25)
+        elif slow:
+            pause = float(slow.group(1) or 0.25)
+            self._message(number, [f"chunk {n} " for n in range(60)], pause=pause)
         else:
             self._message(number, GREETING)
 
