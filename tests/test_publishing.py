@@ -10,6 +10,7 @@ from django.db import transaction
 
 from devices.realtime import groups
 from devices.realtime.groups import publish, publish_after_commit, run_then_publish
+from devices.realtime.hub import hub
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -76,3 +77,67 @@ async def test_messages_for_one_group_keep_their_order_while_groups_go_out_toget
     assert sorted(message["n"] for message in messages) == [1, 2, 3]
     from_one = [message["n"] for message in messages if message["group"] == "t.one"]
     assert from_one == [1, 3]
+
+
+class Member:
+    """What the hub asks of a member: take what it is handed."""
+
+    def __init__(self) -> None:
+        self.handed: list[dict] = []
+
+    def hand(self, message: dict) -> None:
+        self.handed.append(message)
+
+
+async def settled() -> None:
+    for _ in range(20):  # the hub's listening task runs whatever the layer delivered
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+
+
+async def test_members_in_the_publishing_process_have_a_message_before_the_layer_carries_it(
+    monkeypatch,
+):
+    member = Member()
+    await hub().join("t.here", member)
+    elsewhere = await listening("t.here")  # another process's subscription
+    sends: list[dict] = []
+    layer = get_channel_layer()
+    group_send = layer.group_send
+
+    async def slow_send(group: str, message: dict) -> None:
+        sends.append({"member_had_it": len(member.handed)})
+        await group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", slow_send)
+    await publish([("t.here", {"type": "x.news", "n": 1})])
+    assert sends == [{"member_had_it": 1}]
+    assert (await received(elsewhere, 1))[0]["n"] == 1
+    await settled()
+    assert [message["n"] for message in member.handed] == [1]  # not again from the layer
+    await hub().leave("t.here", member)
+
+
+async def test_members_here_hear_a_message_while_the_layer_is_down(monkeypatch):
+    member = Member()
+    await hub().join("t.down", member)
+    layer = get_channel_layer()
+
+    async def refused(group: str, message: dict) -> None:
+        raise ConnectionError("the layer is down")
+
+    monkeypatch.setattr(layer, "group_send", refused)
+    await publish([("t.down", {"type": "x.news", "n": 1})])
+    assert [message["n"] for message in member.handed] == [1]
+    monkeypatch.undo()
+    await hub().leave("t.down", member)
+
+
+async def test_a_message_from_another_process_reaches_the_members_here_once():
+    member = Member()
+    await hub().join("t.there", member)
+    layer = get_channel_layer()
+    await layer.group_send("t.there", {"type": "x.news", "n": 7, "group": "t.there"})
+    await settled()
+    assert [message["n"] for message in member.handed] == [7]
+    await hub().leave("t.there", member)

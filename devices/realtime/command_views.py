@@ -11,7 +11,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
@@ -36,6 +35,7 @@ from ..views import SignedInView
 from . import commands
 from .eventlog import REPLAY_PAGE, StreamScope
 from .groups import command_group, run_then_publish
+from .hub import hub
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409)}
 
@@ -125,6 +125,10 @@ class EventHistoryView(SignedInView):
         return Response({"events": events, "position": position})
 
 
+# Waiters leaving the hub after their answer went out, kept until they have left.
+_leaving: set[asyncio.Future[None]] = set()
+
+
 def _command_for(user: object, device_id: str, command_id: str) -> Command:
     device = authorize_device(user, device_id, Use.READ)
     return commands.find_command(device, command_id)
@@ -133,31 +137,33 @@ def _command_for(user: object, device_id: str, command_id: str) -> Command:
 class _Waiter:
     """Listens for one command's news from before it is issued, so the result comes
     with the news and nothing is read again; a check of the database every second
-    covers a dropped message."""
+    covers a dropped message. A member of the process's hub: when the device's socket
+    is in this process, its news arrives without a round trip through the layer."""
 
     def __init__(self, command_id: str) -> None:
         self.command_id = command_id
         self.group = command_group(command_id)
-        self.layer = get_channel_layer()
-        self.channel = ""
+        self.news: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def hand(self, message: dict[str, Any]) -> None:
+        self.news.put_nowait(message)
 
     async def __aenter__(self) -> _Waiter:
-        self.channel = await self.layer.new_channel()
-        await self.layer.group_add(self.group, self.channel)
+        await hub().join(self.group, self)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        with contextlib.suppress(Exception):  # the membership expires in Redis by itself
-            await self.layer.group_discard(self.group, self.channel)
+        # Leaving may cost a round trip to the layer: the answer does not wait for it.
+        leaving = asyncio.ensure_future(hub().leave(self.group, self))
+        _leaving.add(leaving)
+        leaving.add_done_callback(_leaving.discard)
 
     async def finished(self, user: object, device_id: str, seconds: float) -> dict[str, Any] | None:
         """The finished command, serialized, or None when time ran out first."""
         deadline = time.monotonic() + seconds
         while (remaining := deadline - time.monotonic()) > 0:
             with contextlib.suppress(TimeoutError):
-                news = await asyncio.wait_for(
-                    self.layer.receive(self.channel), timeout=min(1.0, remaining)
-                )
+                news = await asyncio.wait_for(self.news.get(), timeout=min(1.0, remaining))
                 if news.get("command", {}).get("commandId") == self.command_id:
                     return news["command"]
             command = await database_sync_to_async(_command_for)(user, device_id, self.command_id)

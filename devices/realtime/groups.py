@@ -24,6 +24,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from .hub import hub
+
 log = logging.getLogger(__name__)
 
 Message = tuple[str, dict[str, Any]]
@@ -59,15 +61,19 @@ async def publish(messages: list[Message]) -> None:
     if not messages:
         return
     layer = get_channel_layer()
+    here = hub()
     by_group: dict[str, list[dict[str, Any]]] = {}
     for group, message in messages:
         by_group.setdefault(group, []).append(message)
 
     async def send(group: str, queued: list[dict[str, Any]]) -> None:
         for message in queued:
+            # Each process hears a group once and hands the message on by its name; the
+            # members in this process have it before it leaves for the others.
+            sent = {**message, "group": group}
+            handed_by = here.hand_here(group, sent)
             try:
-                # Each process hears a group once and hands the message on by its name.
-                await layer.group_send(group, {**message, "group": group})
+                await layer.group_send(group, {**sent, "handedBy": handed_by})
             except Exception:
                 log.warning(
                     "could not announce %s to %s", message.get("type"), group, exc_info=True

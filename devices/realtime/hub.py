@@ -3,9 +3,10 @@
 The process listens on the channel layer once: a single channel joins each group that any
 of its sockets or streams follows, once however many follow it, and hands each message to
 those members in the process. Fifty tabs of one person cost one channel-layer message per
-event, not fifty. The hub also knows which devices this process's sockets hold, so that
-heartbeats are recorded and queued commands looked for once per process, not once per
-socket (see devices.realtime.sweeper).
+event, not fifty; and a message published in the process reaches its members there at
+once, the layer carrying it only to other processes. The hub also knows which devices
+this process's sockets hold, so that heartbeats are recorded and queued commands looked
+for once per process, not once per socket (see devices.realtime.sweeper).
 
 Members are consumers mixing in `Listener` (devices.realtime.listening): a message
 handed to one is handled in the consumer's own task, in order, like one from the layer.
@@ -111,12 +112,25 @@ class Hub:
             return False
         return True
 
+    def hand_here(self, group: str, message: dict[str, Any]) -> str:
+        """Hand a message published in this process to the group's members here at once,
+        instead of after a round trip through the layer. Returns the channel whose copy
+        from the layer is then skipped, or "" when no member here follows the group."""
+        entry = self.groups.get(group)
+        if entry is None or not entry.members or not entry.subscribed or not self.channel:
+            return ""
+        for member in list(entry.members):
+            member.hand(message)
+        return self.channel
+
     async def _listen(self) -> None:
         from .listening import receive_resiliently
 
         channel = self.channel
         while True:
             message = await receive_resiliently(lambda: self.layer.receive(channel))
+            if message.get("handedBy") == channel:
+                continue  # published here, and handed to the members here already
             entry = self.groups.get(message.get("group", ""))
             for member in list(entry.members) if entry else ():
                 member.hand(message)
