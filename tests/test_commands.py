@@ -16,6 +16,7 @@ from django.test import AsyncClient, override_settings
 from agent import protocol
 from codexpanel import clock as relay_clock
 from devices.models import Command, Event
+from devices.realtime import command_views
 from devices.realtime.commands import expire_commands
 from devices.realtime.groups import publish
 from devices.realtime.sweeper import record_held
@@ -103,11 +104,11 @@ async def test_a_result_landing_just_before_the_wait_listens_is_answered_at_once
             status=Command.Status.DONE, result={"data": []}
         )
 
-    async def never_told(channel):
+    async def never_told(*args):
         raise AssertionError("the waiter waited for news that had already gone out")
 
     monkeypatch.setattr(layer, "group_add", result_lands_meanwhile)
-    monkeypatch.setattr(layer, "receive", never_told)
+    monkeypatch.setattr(command_views._Waiter, "finished", never_told)
     answer = (await console.get(f"{commands_url(device)}/{command_id}?wait=5")).json()
     assert answer["status"] == "done"
     await socket.disconnect()
@@ -381,6 +382,41 @@ async def test_post_with_wait_answers_with_the_result_in_one_request(paired, con
     await agent
     assert answer.status_code == 200, answer.json()
     assert answer.json()["status"] == "done" and answer.json()["result"] == {"data": ["t1"]}
+    await socket.disconnect()
+
+
+async def test_a_result_from_a_socket_in_this_process_reaches_the_waiter_without_the_layer(
+    paired, console, monkeypatch
+):
+    from channels.layers import get_channel_layer
+
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+
+    async def layer_down(group, message):
+        raise ConnectionError("the channel layer is down")
+
+    reads: list[str] = []
+    read_again = command_views._command_for
+
+    def counted(user, device_id, command_id):
+        reads.append(command_id)
+        return read_again(user, device_id, command_id)
+
+    # Nothing crosses the layer and the waiter never falls back to reading the database:
+    # the command reaches the socket, and its result the waiter, inside the process.
+    monkeypatch.setattr(get_channel_layer(), "group_send", layer_down)
+    monkeypatch.setattr(command_views, "_command_for", counted)
+    agent = asyncio.create_task(answer_when_asked(socket, {"data": ["t1"]}))
+    answer = await console.post(
+        f"{commands_url(device)}?wait=5",
+        {"name": "listSessions", "params": {}},
+        content_type="application/json",
+    )
+    await agent
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["result"] == {"data": ["t1"]}
+    assert reads == []
     await socket.disconnect()
 
 
