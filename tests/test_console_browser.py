@@ -340,10 +340,16 @@ def test_approving_with_the_offered_rule_shows_the_rule_and_codex_runs_the_comma
     rule = card.locator(".rule")
     assert "mkdir -p ruled_dir" in rule.inner_text()
     screenshot(page, "approval-with-rule")
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(f"{request.method} {request.url}"))
     card.get_by_role("button", name="Approve and allow from now on").tap()
     page.locator(".item.command .pill", has_text="completed").first.wait_for()
     page.get_by_text("Turn completed").wait_for()
     assert (world.workspace / "ruled_dir").is_dir()
+    # The answer and its result in one request: on a phone, one round trip over the air.
+    commands = [line for line in sent if "/commands" in line]
+    assert len(commands) == 1 and commands[0].startswith("POST "), commands
+    assert commands[0].endswith("/commands?wait=25"), commands
     sent = world.relay.python(
         "import django; django.setup()\n"
         "from devices.models import Command\n"

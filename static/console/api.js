@@ -63,8 +63,12 @@ function commandsPath(deviceId) {
 // Send a command; resolve with the finished command. onUpdate sees each state it passes
 // through (queued, sent) so the screen can say what is happening.
 // signal (an AbortSignal) stops waiting; the command itself is not withdrawn.
+// The POST itself waits for the result, so a command the computer answers at once costs
+// one request, not two (on a phone each is a round trip over the air); with onUpdate it
+// waits only briefly, so a command that takes longer is soon shown queued or delivered.
 export async function command(deviceId, name, params = {}, { queue = false, onUpdate, signal } = {}) {
-  let current = await api("POST", commandsPath(deviceId), { name, params, queue }, { signal });
+  const wait = onUpdate ? 2 : 25;
+  let current = await api("POST", `${commandsPath(deviceId)}?wait=${wait}`, { name, params, queue }, { signal });
   while (!FINISHED.has(current.status)) {
     if (onUpdate) onUpdate(current);
     current = await api("GET", `${commandsPath(deviceId)}/${current.commandId}?wait=25`, undefined, { signal });
