@@ -247,24 +247,32 @@ def _signed_in_issue(
         )
 
 
-def _refusal_before_signing_in(request: HttpRequest) -> tuple[bytes, JsonResponse | None]:
-    """The request's body, and what is wrong with the request apart from who sent it."""
+def _refusal_before_signing_in(
+    request: HttpRequest,
+) -> tuple[bytes, float, JsonResponse | None]:
+    """The request's body, its wait in seconds, and what is wrong with the request apart
+    from who sent it."""
     if request.content_type != "application/json":
-        return b"", error_response(
-            "unsupported_media_type", _("Send the command as application/json."), 415
+        return (
+            b"",
+            0.0,
+            error_response(
+                "unsupported_media_type", _("Send the command as application/json."), 415
+            ),
         )
     try:
         # Read before the CSRF check, which may look at the form data.
         raw = request.body
     except RequestDataTooBig:
-        return b"", error_response(too_large().code, too_large().message, 413)
+        return b"", 0.0, error_response(too_large().code, too_large().message, 413)
     # The same CSRF check the API's session authentication makes.
     refused = CsrfViewMiddleware(lambda _request: None).process_view(request, None, (), {})
     if refused is not None:
-        return raw, refused
-    if _wait_seconds(request) is None:
-        return raw, _wait_refused()
-    return raw, None
+        return raw, 0.0, refused
+    wait = _wait_seconds(request)
+    if wait is None:
+        return raw, 0.0, _wait_refused()
+    return raw, wait, None
 
 
 async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
@@ -273,8 +281,7 @@ async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
     if settings.SESSION_COOKIE_NAME not in request.COOKIES:
         # No session to read: nobody to sign in, and nothing to listen for.
         return error_response("not_authenticated", _("Sign in first."), 401)
-    raw, refused = _refusal_before_signing_in(request)
-    wait = _wait_seconds(request) or 0.0
+    raw, wait, refused = _refusal_before_signing_in(request)
     command_id = commands.new_command_id()
     async with _Waiter(command_id) as waiter:
         user, issued = await run_then_publish(
