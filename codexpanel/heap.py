@@ -11,50 +11,49 @@ What survives a full collection is what the process holds: its sockets, streams 
 caches. `settle` freezes it after each full collection, so the next one scans only what
 came since, and pauses stay proportional to what changed rather than to what is held.
 A frozen object that later becomes cyclic garbage (a socket that closed) is kept until
-`rescan`, which unfreezes everything for one full collection; the process's sweep calls
-it hourly, one pause of the old length an hour instead of one per quarter of growth.
+a rescan: once an hour, a full collection's survivors are left unfrozen, so the next
+full collection scans everything once and frees what ended. That is one pause of the
+old length an hour instead of one per quarter of growth, and at most an hour of ended
+connections held.
 """
 
 from __future__ import annotations
 
 import gc
-import logging
 import time
 from typing import Any
 
-log = logging.getLogger(__name__)
+RESCAN_SECONDS = 3600.0
 
 _settled = False
+_last_rescan = 0.0
+_rescanning = False
 
 
 def settle() -> None:
-    """Freeze what starting the process made and every full collection's survivors."""
-    global _settled
+    """Freeze what starting the process made and, from now on, every full collection's
+    survivors, with an hourly rescan."""
+    global _settled, _last_rescan
     if _settled:
         return
     _settled = True
     gc.collect()
     gc.freeze()
+    _last_rescan = time.monotonic()
     gc.callbacks.append(_after_collection)
 
 
 def _after_collection(phase: str, info: dict[str, Any]) -> None:
-    if phase == "stop" and info["generation"] == 2:
-        gc.freeze()
-
-
-def rescan() -> None:
-    """One full collection over everything frozen so far, then freeze the survivors:
-    frees the sockets and streams that ended since the last rescan."""
-    if not _settled:
+    # Called by the collector, under the GIL, in whichever thread it ran; after a full
+    # collection the younger generations are empty, so freezing takes its survivors.
+    global _rescanning, _last_rescan
+    if phase != "stop" or info["generation"] != 2:
         return
-    started = time.perf_counter()
-    frozen = gc.get_freeze_count()
-    gc.unfreeze()
-    collected = gc.collect()  # the callback freezes the survivors
-    log.info(
-        "heap rescan: %d frozen objects, %d collected, %.0f ms",
-        frozen,
-        collected,
-        (time.perf_counter() - started) * 1000,
-    )
+    if _rescanning:
+        _rescanning = False  # this collection scanned everything: freeze its survivors
+        _last_rescan = time.monotonic()
+    elif time.monotonic() - _last_rescan >= RESCAN_SECONDS:
+        _rescanning = True
+        gc.unfreeze()  # the next full collection sees all that was frozen
+        return
+    gc.freeze()

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from django.core.cache import cache
-from django.test import Client
+from django.test import AsyncClient, Client
 from hypothesis import settings as hypothesis_settings
 
 from codexpanel import clock as relay_clock
@@ -161,6 +162,14 @@ def person(ada: Any) -> Any:
     browser = Person()
     browser.sign_in("ada")
     return browser
+
+
+@pytest_asyncio.fixture
+async def console(ada: Any) -> AsyncClient:
+    """ada's console, signed in, for the async API tests."""
+    client = AsyncClient()
+    await client.aforce_login(ada)
+    return client
 
 
 @pytest.fixture

@@ -3,20 +3,16 @@ and back, through the real ASGI app."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
-import pytest_asyncio
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.test import AsyncClient, override_settings
 
 from agent import protocol
 from codexpanel import clock as relay_clock
 from devices.models import Command, Event
-from devices.realtime import command_views
 from devices.realtime.commands import expire_commands
 from devices.realtime.groups import publish
 from devices.realtime.sweeper import record_held
@@ -24,13 +20,6 @@ from devices.realtime.sweeper import record_held
 from .realtime import connect_agent, db, events, next_of_type
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-@pytest_asyncio.fixture
-async def console(ada) -> AsyncClient:
-    client = AsyncClient()
-    await client.aforce_login(ada)
-    return client
 
 
 def commands_url(device) -> str:
@@ -82,46 +71,6 @@ async def test_a_failed_command_carries_the_agents_error(paired, console):
     await socket.send_json_to({"type": "command.result", "commandId": command_id, "ok": True})
     answer = (await console.get(f"{commands_url(device)}/{command_id}?wait=5")).json()
     assert answer["status"] == "failed" and answer["error"] == error
-    await socket.disconnect()
-
-
-async def test_a_result_landing_just_before_the_wait_listens_is_answered_at_once(
-    paired, console, monkeypatch
-):
-    from channels.layers import get_channel_layer
-
-    device, token = paired
-    socket, _welcome = await connect_agent(token)
-    command_id = (await send(console, device, "listSessions")).json()["commandId"]
-    await next_of_type(socket, "server.command")
-    layer = get_channel_layer()
-    subscribe = layer.group_add
-
-    async def result_lands_meanwhile(group, channel):
-        # The result is stored, and its news published, before this waiter listens.
-        await subscribe(group, channel)
-        await db(Command.objects.filter(command_id=command_id).update)(
-            status=Command.Status.DONE, result={"data": []}
-        )
-
-    async def never_told(*args):
-        raise AssertionError("the waiter waited for news that had already gone out")
-
-    monkeypatch.setattr(layer, "group_add", result_lands_meanwhile)
-    monkeypatch.setattr(command_views._Waiter, "finished", never_told)
-    answer = (await console.get(f"{commands_url(device)}/{command_id}?wait=5")).json()
-    assert answer["status"] == "done"
-    await socket.disconnect()
-
-
-async def test_waiting_is_bounded(paired, console):
-    device, token = paired
-    socket, _welcome = await connect_agent(token)
-    command_id = (await send(console, device, "listSessions")).json()["commandId"]
-    too_long = await console.get(f"{commands_url(device)}/{command_id}?wait=31")
-    assert too_long.status_code == 400
-    pending = await console.get(f"{commands_url(device)}/{command_id}?wait=0.3")
-    assert pending.json()["status"] == "sent"
     await socket.disconnect()
 
 
@@ -356,132 +305,3 @@ async def test_a_stored_command_that_cannot_go_on_the_wire_is_failed_not_resent(
     redelivered = await next_of_type(again, "server.command")
     assert redelivered["commandId"] == "cmd_fine"  # only the good one is offered again
     await again.disconnect()
-
-
-async def answer_when_asked(socket, result: dict) -> None:
-    delivered = await next_of_type(socket, "server.command")
-    await socket.send_json_to(
-        {
-            "type": "command.result",
-            "commandId": delivered["commandId"],
-            "ok": True,
-            "result": result,
-        }
-    )
-
-
-async def test_post_with_wait_answers_with_the_result_in_one_request(paired, console):
-    device, token = paired
-    socket, _welcome = await connect_agent(token)
-    agent = asyncio.create_task(answer_when_asked(socket, {"data": ["t1"]}))
-    answer = await console.post(
-        f"{commands_url(device)}?wait=5",
-        {"name": "listSessions", "params": {"limit": 5}},
-        content_type="application/json",
-    )
-    await agent
-    assert answer.status_code == 200, answer.json()
-    assert answer.json()["status"] == "done" and answer.json()["result"] == {"data": ["t1"]}
-    await socket.disconnect()
-
-
-async def test_a_result_from_a_socket_in_this_process_reaches_the_waiter_without_the_layer(
-    paired, console, monkeypatch
-):
-    from channels.layers import get_channel_layer
-
-    device, token = paired
-    socket, _welcome = await connect_agent(token)
-
-    async def layer_down(group, message):
-        raise ConnectionError("the channel layer is down")
-
-    reads: list[str] = []
-    read_again = command_views._command_for
-
-    def counted(user, device_id, command_id):
-        reads.append(command_id)
-        return read_again(user, device_id, command_id)
-
-    # Nothing crosses the layer and the waiter never falls back to reading the database:
-    # the command reaches the socket, and its result the waiter, inside the process.
-    monkeypatch.setattr(get_channel_layer(), "group_send", layer_down)
-    monkeypatch.setattr(command_views, "_command_for", counted)
-    agent = asyncio.create_task(answer_when_asked(socket, {"data": ["t1"]}))
-    answer = await console.post(
-        f"{commands_url(device)}?wait=5",
-        {"name": "listSessions", "params": {}},
-        content_type="application/json",
-    )
-    await agent
-    assert answer.status_code == 200, answer.json()
-    assert answer.json()["result"] == {"data": ["t1"]}
-    assert reads == []
-    await socket.disconnect()
-
-
-async def test_post_with_wait_answers_202_when_the_result_is_not_there_in_time(paired, console):
-    device, token = paired
-    socket, _welcome = await connect_agent(token)
-    answer = await send(console, device, "listSessions", {"limit": 5})  # the two-request form
-    assert answer.status_code == 202
-    waited = await console.post(
-        f"{commands_url(device)}?wait=0.3",
-        {"name": "listSessions", "params": {}},
-        content_type="application/json",
-    )
-    assert waited.status_code == 202 and waited.json()["status"] in ("queued", "sent")
-    await socket.disconnect()
-
-
-@pytest.mark.parametrize(
-    ("query", "body", "status", "code"),
-    [
-        ("wait=99999", {"name": "listSessions"}, 400, "invalid_request"),
-        ("wait=soon", {"name": "listSessions"}, 400, "invalid_request"),
-        ("wait=1", {"name": "readSession", "params": {"threadId": 5}}, 400, "invalid_params"),
-        ("wait=1", {"params": {}}, 400, "invalid_request"),
-        ("wait=1", "[" * 1000, 400, "too_deep"),
-        ("wait=1", {"name": "listSessions"}, 409, "device_offline"),
-        ("wait=1", '{"name": "listSessions", "params": {"n": 1e400}}', 400, "malformed_request"),
-    ],
-)
-async def test_post_with_wait_refuses_what_the_two_request_form_refuses(
-    paired, console, query, body, status, code
-):
-    device, _token = paired
-    answer = await console.post(
-        f"{commands_url(device)}?{query}", body, content_type="application/json"
-    )
-    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
-    assert await db(Command.objects.count)() == 0
-
-
-async def test_post_with_wait_takes_only_json(paired, console):
-    device, _token = paired
-    answer = await console.post(f"{commands_url(device)}?wait=1", {"name": "listSessions"})
-    assert (answer.status_code, answer.json()["error"]["code"]) == (415, "unsupported_media_type")
-    assert await db(Command.objects.count)() == 0
-
-
-async def test_post_with_wait_checks_csrf_sign_in_and_whose_device_it_is(paired, make_user):
-    device, _token = paired
-    url = f"{commands_url(device)}?wait=1"
-    body = {"name": "listSessions"}
-    anonymous = await AsyncClient().post(url, body, content_type="application/json")
-    assert anonymous.status_code == 401
-    # A session cookie that names no session is no one, whatever else is wrong.
-    stranger = AsyncClient(enforce_csrf_checks=True)
-    stranger.cookies[settings.SESSION_COOKIE_NAME] = "no-such-session"
-    for content_type in ("application/json", "application/x-www-form-urlencoded"):
-        answer = await stranger.post(url, body, content_type=content_type)
-        assert (answer.status_code, answer.json()["error"]["code"]) == (401, "not_authenticated")
-    strict = AsyncClient(enforce_csrf_checks=True)
-    await strict.aforce_login(device.owner)
-    no_token = await strict.post(url, body, content_type="application/json")
-    assert (no_token.status_code, no_token.json()["error"]["code"]) == (403, "csrf_failed")
-    mallory = AsyncClient()
-    await mallory.aforce_login(await db(make_user)("mallory"))
-    theirs = await mallory.post(url, body, content_type="application/json")
-    assert theirs.status_code == 404
-    assert await db(Command.objects.count)() == 0

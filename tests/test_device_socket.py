@@ -328,6 +328,9 @@ async def test_a_second_connection_of_the_same_device_replaces_the_first(paired)
     assert await closed_with(first) == Close.REPLACED
     stored = await db(Device.objects.get)(pk=device.pk)
     assert stored.online
+    # Handed over, never shown offline in between.
+    kinds = Event.objects.filter(device=device).values_list("event_type", flat=True)
+    assert list(await db(list)(kinds)) == ["device.online"]
     await second.disconnect()
 
 

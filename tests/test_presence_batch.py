@@ -1,13 +1,15 @@
 """What presence costs the database (SPEC DEV-2, §9): a beat costs nothing until the process
-writes all its sockets' beats in batches, and a hello checks the device's access in the
-query that locks it."""
+writes all its sockets' beats in batches, and a hello checks the device's access in one
+query once it holds the device's lock."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection, transaction
 
 from accounts.models import User
 from devices.models import Device, DeviceToken
@@ -106,15 +108,15 @@ async def test_the_sweep_writes_beats_a_chunk_per_trip_to_the_database_thread(
     assert all(socket.handed == [] for socket in sockets.values())
 
 
-def test_a_hello_locks_its_device_and_checks_its_access_in_one_query(
+def test_a_hello_checks_its_devices_access_in_one_query_after_the_lock(
     ada, django_assert_max_num_queries
 ):
     device, _token = make_device(ada)
     token_pk = DeviceToken.objects.get(device=device).pk
     presence.connect(device.pk, token_pk, "socket-1", hello(None))
-    # Online already, so no event: the lock with its checks, the update, and the
+    # Online already, so no event: the lock, the access check, the update, and the
     # savepoint around them.
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         connected = presence.connect(device.pk, token_pk, "socket-2", hello(None))
     assert connected.messages == []
     assert Device.objects.get(pk=device.pk).connection == "socket-2"
@@ -149,3 +151,33 @@ def test_a_hello_whose_access_ended_after_its_token_was_read_is_refused_with_the
     assert ended.value.reason == reason
     stored = Device.objects.get(pk=device.pk)
     assert (stored.online, stored.connection) == (False, "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hello_waiting_on_the_device_lock_sees_a_revocation_committed_meanwhile(ada):
+    device, _token = make_device(ada)
+    token_pk = DeviceToken.objects.get(device=device).pk
+    locked, release = threading.Event(), threading.Event()
+
+    def reinstall() -> None:
+        # As a new pairing does: lock the device, revoke its token, commit a moment later.
+        try:
+            with transaction.atomic():
+                Device.objects.select_for_update().get(pk=device.pk)
+                DeviceToken.objects.filter(pk=token_pk).update(
+                    revoked_at=device.created_at, revoked_reason="rebound"
+                )
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    revoker = threading.Thread(target=reinstall)
+    revoker.start()
+    assert locked.wait(10)
+    threading.Timer(0.3, release.set).start()  # while the hello below waits on the lock
+    with pytest.raises(presence.AccessEnded) as ended:
+        presence.connect(device.pk, token_pk, "socket-1", hello(None))
+    revoker.join(10)
+    assert ended.value.reason == "token_revoked"
+    assert not Device.objects.get(pk=device.pk).online

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from channels.layers import get_channel_layer
@@ -141,3 +142,29 @@ async def test_a_message_from_another_process_reaches_the_members_here_once():
     await settled()
     assert [message["n"] for message in member.handed] == [7]
     await hub().leave("t.there", member)
+
+
+async def test_what_members_here_do_with_a_message_never_reaches_the_layers_copy(monkeypatch):
+    loop = asyncio.get_running_loop()
+
+    class Caching(Member):
+        def hand(self, message: dict) -> None:
+            # As a stream does in its own task: keep each event's encoded text in it.
+            super().hand(message)
+            loop.call_soon(lambda: message["events"][0].update(encoded="x" * 1000))
+
+    member = Caching()
+    await hub().join("t.copy", member)
+    layer = get_channel_layer()
+    encoded: list[str] = []
+
+    async def encodes_late(group: str, message: dict) -> None:
+        await asyncio.sleep(0.01)  # as channels_redis: a round trip to Redis comes first
+        encoded.append(json.dumps(message))
+
+    monkeypatch.setattr(layer, "group_send", encodes_late)
+    await publish([("t.copy", {"type": "stream.events", "events": [{"id": 1}]})])
+    assert member.handed[0]["events"][0]["encoded"]  # the member did its work ...
+    assert json.loads(encoded[0])["events"] == [{"id": 1}]  # ... on a copy of its own
+    monkeypatch.undo()
+    await hub().leave("t.copy", member)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,8 @@ from . import commands
 from .eventlog import REPLAY_PAGE, StreamScope
 from .groups import command_group, run_then_publish
 from .hub import hub
+
+log = logging.getLogger(__name__)
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409)}
 
@@ -125,7 +128,8 @@ class EventHistoryView(SignedInView):
         return Response({"events": events, "position": position})
 
 
-# Waiters leaving the hub after their answer went out, kept until they have left.
+# Waiters leaving the hub after their answer went out: asyncio keeps a task only weakly,
+# so each is held here until it has left.
 _leaving: set[asyncio.Future[None]] = set()
 
 
@@ -144,32 +148,51 @@ class _Waiter:
         self.command_id = command_id
         self.group = command_group(command_id)
         self.news: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.hub = hub()
 
     def hand(self, message: dict[str, Any]) -> None:
         self.news.put_nowait(message)
 
     async def __aenter__(self) -> _Waiter:
-        await hub().join(self.group, self)
+        try:
+            await self.hub.join(self.group, self)
+        except Exception:
+            # The layer is away: the command is still stored and delivered (the socket
+            # hears it in the process, or the sweep finds it), and the once-a-second
+            # read below learns the result.
+            log.warning("could not listen for command %s; reading instead", self.command_id)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         # Leaving may cost a round trip to the layer: the answer does not wait for it.
-        leaving = asyncio.ensure_future(hub().leave(self.group, self))
+        leaving = asyncio.ensure_future(self.hub.leave(self.group, self))
         _leaving.add(leaving)
-        leaving.add_done_callback(_leaving.discard)
+        leaving.add_done_callback(_left)
 
-    async def finished(self, user: object, device_id: str, seconds: float) -> dict[str, Any] | None:
-        """The finished command, serialized, or None when time ran out first."""
+    async def outcome(
+        self, user: object, device_id: str, seconds: float
+    ) -> tuple[dict[str, Any], bool]:
+        """The command once finished, or as it stands when time ran out; and whether it
+        finished."""
         deadline = time.monotonic() + seconds
+        command = None
         while (remaining := deadline - time.monotonic()) > 0:
             with contextlib.suppress(TimeoutError):
                 news = await asyncio.wait_for(self.news.get(), timeout=min(1.0, remaining))
                 if news.get("command", {}).get("commandId") == self.command_id:
-                    return news["command"]
+                    return news["command"], True
             command = await database_sync_to_async(_command_for)(user, device_id, self.command_id)
             if command.finished:
-                return commands.serialize(command)
-        return None
+                return commands.serialize(command), True
+        if command is None:  # not read since it was issued: say whether it was delivered
+            command = await database_sync_to_async(_command_for)(user, device_id, self.command_id)
+        return commands.serialize(command), command.finished
+
+
+def _left(leaving: asyncio.Future[None]) -> None:
+    _leaving.discard(leaving)
+    if not leaving.cancelled() and leaving.exception() is not None:
+        log.warning("a command's waiter could not leave its group", exc_info=leaving.exception())
 
 
 async def _wait_until_finished(
@@ -183,10 +206,7 @@ async def _wait_until_finished(
         command = await database_sync_to_async(_command_for)(user, device_id, command.command_id)
         if command.finished:
             return commands.serialize(command), True
-        finished = await waiter.finished(user, device_id, seconds)
-    if finished is not None:
-        return finished, True
-    return commands.serialize(command), False
+        return await waiter.outcome(user, device_id, seconds)
 
 
 def _wait_seconds(request: HttpRequest) -> float | None:
@@ -292,8 +312,7 @@ async def _issue_and_wait(request: HttpRequest, device_id: str) -> JsonResponse:
         command = issued
         answer, finished = commands.serialize(command), command.finished
         if wait and not finished and command.command_id == command_id:
-            news = await waiter.finished(user, device_id, wait)
-            answer, finished = news or answer, news is not None
+            answer, finished = await waiter.outcome(user, device_id, wait)
     if wait and not finished and command.command_id != command_id:
         # A repeated answer to an approval: the command it repeats is the one to wait for.
         answer, finished = await _wait_until_finished(user, device_id, command, wait)

@@ -194,10 +194,6 @@ class DeviceSocketConsumer(EventIntake, Listener, AsyncWebsocketConsumer):
         device = device_token.device
         self.device_pk, self.owner_pk, self.token_pk = device.pk, device.owner_id, device_token.pk
         await self.follow([device_group(device.pk), user_group(device.owner_id)])
-        # One socket per device: an older one (a reconnect racing a dead connection) goes.
-        await publish(
-            [(device_group(device.pk), {"type": "device.superseded", "channel": self.channel_name})]
-        )
         try:
             connected, deliveries = await database_sync_to_async(commands.hold_and_claim)(
                 device.pk, device_token.pk, self.channel_name, hello
@@ -206,11 +202,6 @@ class DeviceSocketConsumer(EventIntake, Listener, AsyncWebsocketConsumer):
             await self._end_access(ended.reason)
             return
         self.last_heartbeat = time.monotonic()
-        older = hub().held.get(device.pk)
-        if older is not None and older is not self:
-            # Told in the process too: the layer's word may be dropped, and once out of
-            # `held` the older socket hears nothing else that would end it.
-            older.hand({"type": "device.superseded", "channel": self.channel_name})
         hub().held[device.pk] = self
         self.held_pk = device.pk
         await self._send(
@@ -223,7 +214,11 @@ class DeviceSocketConsumer(EventIntake, Listener, AsyncWebsocketConsumer):
                 "protocolVersion": protocol.PROTOCOL_VERSION,
             }
         )
-        await publish(connected.messages)
+        # One socket per device: an older one (a reconnect racing a dead connection) goes.
+        # Told once this one holds the device, so the older one's release finds it taken
+        # and does not mark it offline; in this process the hub tells it at once.
+        superseded = {"type": "device.superseded", "channel": self.channel_name}
+        await publish([(device_group(device.pk), superseded), *connected.messages])
         ensure_sweeper()
         await self._send_claimed(deliveries)
 

@@ -14,6 +14,7 @@ failure is logged, not raised.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -71,9 +72,13 @@ async def publish(messages: list[Message]) -> None:
             # Each process hears a group once and hands the message on by its name; the
             # members in this process have it before it leaves for the others.
             sent = {**message, "group": group}
-            handed_by = here.hand_here(group, sent)
             try:
-                await layer.group_send(group, {**sent, "handedBy": handed_by})
+                if here.hand_here(group, sent):
+                    # The members here work on what they were handed (a stream keeps each
+                    # event's encoded text in it); the layer encodes its copy only after
+                    # a round trip to Redis, so it gets one of its own, taken before then.
+                    sent = {**copy.deepcopy(sent), "handedBy": here.channel}
+                await layer.group_send(group, sent)
             except Exception:
                 log.warning(
                     "could not announce %s to %s", message.get("type"), group, exc_info=True

@@ -4,9 +4,10 @@ The process listens on the channel layer once: a single channel joins each group
 of its sockets or streams follows, once however many follow it, and hands each message to
 those members in the process. Fifty tabs of one person cost one channel-layer message per
 event, not fifty; and a message published in the process reaches its members there at
-once, the layer carrying it only to other processes. The hub also knows which devices
-this process's sockets hold, so that heartbeats are recorded and queued commands looked
-for once per process, not once per socket (see devices.realtime.sweeper).
+once, without waiting for the layer, which carries it to the other processes. The hub
+also knows which devices this process's sockets hold, so that heartbeats are recorded
+and queued commands looked for once per process, not once per socket (see
+devices.realtime.sweeper).
 
 Members are consumers mixing in `Listener` (devices.realtime.listening): a message
 handed to one is handled in the consumer's own task, in order, like one from the layer.
@@ -112,16 +113,20 @@ class Hub:
             return False
         return True
 
-    def hand_here(self, group: str, message: dict[str, Any]) -> str:
+    def hand_here(self, group: str, message: dict[str, Any]) -> bool:
         """Hand a message published in this process to the group's members here at once,
-        instead of after a round trip through the layer. Returns the channel whose copy
-        from the layer is then skipped, or "" when no member here follows the group."""
+        instead of after a round trip through the layer; False when it did not.
+        The layer's copy then carries `handedBy` = this hub's channel and is skipped when
+        it comes back, so nothing is heard twice; if the layer had not added this
+        process to the group yet, no copy comes. A member joining after this does not
+        hear the message: every member reads what it needs from the database once it
+        has joined."""
         entry = self.groups.get(group)
-        if entry is None or not entry.members or not entry.subscribed or not self.channel:
-            return ""
+        if entry is None or not entry.members or not self.channel:
+            return False  # before the hub has a channel, its copy could not be told apart
         for member in list(entry.members):
             member.hand(message)
-        return self.channel
+        return True
 
     async def _listen(self) -> None:
         from .listening import receive_resiliently

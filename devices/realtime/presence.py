@@ -83,21 +83,19 @@ def _check_access(device: Device, token_pk: int) -> None:
         raise AccessEnded("owner_disabled")
 
 
-def _lock_if_holdable(device_pk: int, token_pk: int) -> Device | None:
-    """The device, locked, if the token is live and the device and its owner enabled: what
-    `_check_access` checks, in the lock's own query. Hellos come in storms after a relay
-    restart, all through the one thread Channels gives the database."""
-    return (
-        Device.objects.select_for_update(of=("self",))
-        .filter(
-            pk=device_pk,
-            enabled=True,
-            owner__is_active=True,
-            tokens__pk=token_pk,
-            tokens__revoked_at__isnull=True,
-        )
-        .first()
-    )
+def _holdable(device_pk: int, token_pk: int) -> bool:
+    """What `_check_access` checks, in one query: the token is live and the device and its
+    owner enabled. Hellos come in storms after a relay restart, all through the one
+    thread Channels gives the database. Run after the device is locked: on PostgreSQL a
+    lock taken with these conditions joined in would judge the token and the owner as
+    they were before the wait, and miss a revocation committed meanwhile."""
+    return DeviceToken.objects.filter(
+        pk=token_pk,
+        device_id=device_pk,
+        revoked_at__isnull=True,
+        device__enabled=True,
+        device__owner__is_active=True,
+    ).exists()
 
 
 @dataclass(frozen=True)
@@ -110,10 +108,9 @@ class Connected:
 def connect(device_pk: int, token_pk: int, channel: str, hello: dict[str, Any]) -> Connected:
     """A socket said hello for this device: it now holds the device."""
     now = clock.now()
-    device = _lock_if_holdable(device_pk, token_pk)
-    if device is None:
-        device = Device.objects.select_for_update().get(pk=device_pk)
-        _check_access(device, token_pk)  # raises with the reason; else it became holdable
+    device = Device.objects.select_for_update().get(pk=device_pk)
+    if not _holdable(device_pk, token_pk):
+        _check_access(device, token_pk)  # raises with the reason
     was_online = device.online
     device.online = True
     device.connection = channel

@@ -14,8 +14,6 @@ import weakref
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from codexpanel import heap
-
 from ..attachments import prune_attachments
 from ..push import prune_actions
 from . import commands, presence
@@ -71,7 +69,6 @@ async def _run() -> None:
                 await database_sync_to_async(prune_events)()
                 await database_sync_to_async(prune_attachments)()
                 await database_sync_to_async(prune_actions)()
-                heap.rescan()
                 last_prune = time.monotonic()
         except Exception:
             log.exception("presence sweep failed; retrying next interval")
