@@ -9,8 +9,9 @@ also knows which devices this process's sockets hold, so that heartbeats are rec
 and queued commands looked for once per process, not once per socket (see
 devices.realtime.sweeper).
 
-Members are consumers mixing in `Listener` (devices.realtime.listening): a message
-handed to one is handled in the consumer's own task, in order, like one from the layer.
+Members are consumers mixing in `Listener` (devices.realtime.listening), where a message
+handed to one is handled in the consumer's own task, in order, like one from the layer,
+and the requests waiting for a command's result (devices.realtime.command_views).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ import logging
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
-if TYPE_CHECKING:
-    from .listening import Listener
+
+class Member(Protocol):
+    """What the hub asks of a member: take a message, to handle in its own time."""
+
+    def hand(self, message: dict[str, Any]) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,7 @@ RENEW_EVERY_SECONDS = 3600
 
 @dataclass(eq=False)
 class _Group:
-    members: set[Listener] = field(default_factory=set)
+    members: set[Member] = field(default_factory=set)
     subscribed: bool = False
     # Joining and leaving one group are ordered, so a leave's discard never lands after
     # the next join's add.
@@ -60,7 +65,7 @@ class Hub:
         if self._listening is None or self._listening.done():
             self._listening = asyncio.get_running_loop().create_task(self._listen())
 
-    async def join(self, group: str, member: Listener) -> None:
+    async def join(self, group: str, member: Member) -> None:
         entry = self.groups.get(group)
         if entry is None:
             entry = self.groups[group] = _Group()
@@ -75,7 +80,7 @@ class Hub:
             await self.leave(group, member)
             raise
 
-    async def leave(self, group: str, member: Listener) -> None:
+    async def leave(self, group: str, member: Member) -> None:
         entry = self.groups.get(group)
         if entry is None:
             return
