@@ -2,7 +2,8 @@
 `codex app-server` against the local fake model, driven directly over stdio, then from a
 browser through the relay (PostgreSQL + Redis) and the agent. A turn is timed from the
 request leaving the caller to `turn/completed` reaching it: for the browser, the `POST` of
-startTurn to the event arriving on its `/events` stream."""
+startTurn (`POST …/commands?wait=2`, as the console sends it) to the event arriving on
+its `/events` stream."""
 
 from __future__ import annotations
 
@@ -85,9 +86,11 @@ def relayed(home: Path, workspace: Path, turns: int, warmup: int) -> list[float]
             samples = []
             for number in range(warmup + turns):
                 begun = time.perf_counter()
+                # As the console's composer sends it: the POST waits briefly for the
+                # result, while the turn's events arrive on the stream meanwhile.
                 browser.call(
                     "POST",
-                    base,
+                    f"{base}?wait=2",
                     {"name": "startTurn", "params": {"threadId": thread_id, "input": "say hi"}},
                 )
                 stream.until(lambda event: event["eventType"] == "turn/completed")
@@ -125,7 +128,8 @@ def main(argv: list[str]) -> None:
         f"{args.turns} turns per path after {args.warmup} unmeasured, one after another on one "
         "thread, each answered by the fake model with three text deltas. Direct: a client of "
         "`codex app-server` over stdio, from `turn/start` to `turn/completed`. Through the "
-        "relay: the browser's `POST` of startTurn to `turn/completed` on its `/events` stream, "
+        "relay: the browser's `POST ?wait=2` of startTurn, as the console sends it, to "
+        "`turn/completed` on its `/events` stream, "
         "with Daphne on PostgreSQL + Redis and the agent on the same app-server build.",
         "",
         "| path | p50 | p99 | mean |",
