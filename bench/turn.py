@@ -8,23 +8,70 @@ its `/events` stream."""
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from agent.runtime import control
 from agent.runtime.appserver import AppServer
 from bench.harness import Browser, deployment, record, run_command, summary_ms
-from tests.codex_world import agent_runtime, codex_path, wait_online
-from tests.fakes.responses_server import FakeResponses, write_codex_home
+from tests.codex_world import codex_path, wait_online
+from tests.fakes.responses_server import write_codex_home
+from tests.live import ROOT, EventSource
 from tests.live import Browser as PlainBrowser
-from tests.live import EventSource
+
+# The model and the agent each run in a process of their own, as they do for a user (the
+# model is a remote service, the agent its own program): in this one they would share
+# its interpreter with the browser's threads and slow each other down.
+FAKE_MODEL = """
+from tests.fakes.responses_server import FakeResponses
+server = FakeResponses()
+print(server.base_url, flush=True)
+server.serve_forever()
+"""
+AGENT = """
+import json, signal, sys
+from pathlib import Path
+from tests.codex_world import agent_runtime
+host, token, workspace, state, home = json.loads(sys.argv[1])
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # for sigwait, in every thread
+runtime = agent_runtime(host, token, Path(workspace), Path(state), Path(home))
+runtime.start()
+print("started", flush=True)
+signal.sigwait({signal.SIGTERM})
+runtime.stop()
+"""
+
+
+@contextmanager
+def process(code: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+    # Only this module's own code runs, with this interpreter.
+    child = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", code, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        yield child
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
 
 DIRECT_TIMEOUT = 60
 ADDED_P50_TARGET_MS = 20.0  # what relay + agent may add to a turn at p50
+
+
+def first_line(child: subprocess.Popen[str]) -> str:
+    return child.stdout.readline().strip() if child.stdout else ""
 
 
 def direct(home: Path, workspace: Path, turns: int, warmup: int) -> list[float]:
@@ -73,9 +120,10 @@ def relayed(home: Path, workspace: Path, turns: int, warmup: int) -> list[float]
     with tempfile.TemporaryDirectory() as tmp, deployment("postgres", Path(tmp)) as (relay, hosts):
         paired = relay.paired_device()
         host, device = hosts[0], paired["deviceId"]
-        runtime = agent_runtime(host, paired["token"], workspace, Path(tmp), home)
-        runtime.start()
-        try:
+        where = [host, paired["token"], str(workspace), tmp, str(home)]
+        with process(AGENT, json.dumps(where)) as agent:
+            if first_line(agent) != "started":
+                raise RuntimeError("the agent did not start")
             browser = Browser(host)
             wait_online(PlainBrowser(host), device)
             stream = EventSource(host, browser.cookies["codexpanel_session"], None)
@@ -98,8 +146,6 @@ def relayed(home: Path, workspace: Path, turns: int, warmup: int) -> list[float]
                     samples.append(time.perf_counter() - begun)
             stream.close()
             return samples
-        finally:
-            runtime.stop()
 
 
 def main(argv: list[str]) -> None:
@@ -108,9 +154,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args(argv)
     codex_path()  # fails at once, with the install command, when the CLI is missing
-    with FakeResponses() as fake, tempfile.TemporaryDirectory() as tmp:
+    with process(FAKE_MODEL) as fake, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "codex-home"
-        write_codex_home(home, fake.base_url)
+        write_codex_home(home, first_line(fake))
         results = {}
         for name, path in (("direct", direct), ("relay", relayed)):
             workspace = Path(tmp) / f"workspace-{name}"
@@ -130,7 +176,8 @@ def main(argv: list[str]) -> None:
         "`codex app-server` over stdio, from `turn/start` to `turn/completed`. Through the "
         "relay: the browser's `POST ?wait=2` of startTurn, as the console sends it, to "
         "`turn/completed` on its `/events` stream, "
-        "with Daphne on PostgreSQL + Redis and the agent on the same app-server build.",
+        "with Daphne on PostgreSQL + Redis and the agent, a process of its own as for a user, "
+        "on the same app-server build. The fake model runs in a process of its own for both.",
         "",
         "| path | p50 | p99 | mean |",
         "|---|---:|---:|---:|",
