@@ -45,8 +45,10 @@ def hold(directory: Path) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+    # Started once it holds the lock and has written its own pid: in between, a pid file
+    # left by an agent killed outright still names that one.
     deadline = time.monotonic() + 10
-    while not lifecycle.running_pid(directory):
+    while lifecycle.running_pid(directory) != holder.pid:
         assert time.monotonic() < deadline, "the stand-in agent did not start"
         time.sleep(0.05)
     return holder
@@ -55,7 +57,7 @@ def hold(directory: Path) -> subprocess.Popen[bytes]:
 def test_no_agent_runs_until_one_holds_the_lock_even_with_a_stale_pid_file(tmp_path):
     (tmp_path / "agent.pid").write_text("424242")  # left by an agent killed outright
     assert lifecycle.running_pid(tmp_path) is None
-    holder = hold(tmp_path)
+    holder = hold(tmp_path)  # which waits until it names the new holder
     try:
         assert lifecycle.running_pid(tmp_path) == holder.pid
     finally:
