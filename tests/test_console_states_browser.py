@@ -58,6 +58,9 @@ def test_a_console_opened_while_the_relay_is_down_comes_up_when_it_returns(page,
     page.get_by_text("The relay cannot be reached.").wait_for()
     page.get_by_text(re.compile(r"Reconnecting in \d+ s")).wait_for()
     screenshot(page, "relay-down")
+    # Until the console waits long between attempts: started earlier, the relay would be
+    # found by the next attempt before the tap, and the button gone from under it.
+    page.get_by_text(re.compile(r"Reconnecting in [6-8] s")).wait_for(timeout=20_000)
     world.relay.start(port)
     page.get_by_role("button", name="Retry now").tap()
     page.get_by_role("heading", name="Your computers").wait_for(timeout=10_000)
