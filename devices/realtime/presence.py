@@ -74,28 +74,26 @@ class AccessEnded(Exception):
 
 def _check_access(device: Device, token_pk: int) -> None:
     """Re-check, under the device lock, what the hello checked: a revocation that raced
-    the hello, or whose news the channel layer dropped, still ends the socket."""
+    the hello, or whose news the channel layer dropped, still ends the socket. One query
+    while access holds (hellos come in storms after a relay restart, all through the one
+    thread Channels gives the database); the reason is looked for only when it does not.
+    Its own statement after the lock, not conditions on the lock's query: on PostgreSQL
+    those would judge the token and the owner as they were before the lock's wait, and
+    miss a revocation committed meanwhile."""
+    if DeviceToken.objects.filter(
+        pk=token_pk,
+        device=device,
+        revoked_at__isnull=True,
+        device__enabled=True,
+        device__owner__is_active=True,
+    ).exists():
+        return
     if not DeviceToken.objects.filter(pk=token_pk, device=device, revoked_at__isnull=True).exists():
         raise AccessEnded("token_revoked")
     if not device.enabled:
         raise AccessEnded("device_disabled")
     if not User.objects.filter(pk=device.owner_id, is_active=True).exists():
         raise AccessEnded("owner_disabled")
-
-
-def _holdable(device_pk: int, token_pk: int) -> bool:
-    """What `_check_access` checks, in one query: the token is live and the device and its
-    owner enabled. Hellos come in storms after a relay restart, all through the one
-    thread Channels gives the database. Run after the device is locked: on PostgreSQL a
-    lock taken with these conditions joined in would judge the token and the owner as
-    they were before the wait, and miss a revocation committed meanwhile."""
-    return DeviceToken.objects.filter(
-        pk=token_pk,
-        device_id=device_pk,
-        revoked_at__isnull=True,
-        device__enabled=True,
-        device__owner__is_active=True,
-    ).exists()
 
 
 @dataclass(frozen=True)
@@ -109,8 +107,7 @@ def connect(device_pk: int, token_pk: int, channel: str, hello: dict[str, Any]) 
     """A socket said hello for this device: it now holds the device."""
     now = clock.now()
     device = Device.objects.select_for_update().get(pk=device_pk)
-    if not _holdable(device_pk, token_pk):
-        _check_access(device, token_pk)  # raises with the reason
+    _check_access(device, token_pk)
     was_online = device.online
     device.online = True
     device.connection = channel
