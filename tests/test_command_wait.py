@@ -22,8 +22,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 async def test_a_result_landing_just_before_the_wait_listens_is_answered_at_once(
     paired, console, monkeypatch
 ):
-    from channels.layers import get_channel_layer
-
     device, token = paired
     socket, _welcome = await connect_agent(token)
     command_id = (await send(console, device, "listSessions")).json()["commandId"]
@@ -71,16 +69,26 @@ async def answer_when_asked(socket, result: dict) -> None:
     )
 
 
-async def test_post_with_wait_answers_with_the_result_in_one_request(paired, console):
-    device, token = paired
-    socket, _welcome = await connect_agent(token)
+async def answered_in_one_request(console, device, socket, params: dict | None = None):
+    """POST ?wait=5 while the agent on `socket` answers with {"data": ["t1"]}."""
     agent = asyncio.create_task(answer_when_asked(socket, {"data": ["t1"]}))
     answer = await console.post(
         f"{commands_url(device)}?wait=5",
-        {"name": "listSessions", "params": {"limit": 5}},
+        {"name": "listSessions", "params": params or {}},
         content_type="application/json",
     )
     await agent
+    return answer
+
+
+async def layer_down(*args):
+    raise ConnectionError("the channel layer is down")
+
+
+async def test_post_with_wait_answers_with_the_result_in_one_request(paired, console):
+    device, token = paired
+    socket, _welcome = await connect_agent(token)
+    answer = await answered_in_one_request(console, device, socket, {"limit": 5})
     assert answer.status_code == 200, answer.json()
     assert answer.json()["status"] == "done" and answer.json()["result"] == {"data": ["t1"]}
     await socket.disconnect()
@@ -89,14 +97,8 @@ async def test_post_with_wait_answers_with_the_result_in_one_request(paired, con
 async def test_a_result_from_a_socket_in_this_process_reaches_the_waiter_without_the_layer(
     paired, console, monkeypatch
 ):
-    from channels.layers import get_channel_layer
-
     device, token = paired
     socket, _welcome = await connect_agent(token)
-
-    async def layer_down(group, message):
-        raise ConnectionError("the channel layer is down")
-
     reads: list[str] = []
     read_again = command_views._command_for
 
@@ -108,13 +110,7 @@ async def test_a_result_from_a_socket_in_this_process_reaches_the_waiter_without
     # the command reaches the socket, and its result the waiter, inside the process.
     monkeypatch.setattr(get_channel_layer(), "group_send", layer_down)
     monkeypatch.setattr(command_views, "_command_for", counted)
-    agent = asyncio.create_task(answer_when_asked(socket, {"data": ["t1"]}))
-    answer = await console.post(
-        f"{commands_url(device)}?wait=5",
-        {"name": "listSessions", "params": {}},
-        content_type="application/json",
-    )
-    await agent
+    answer = await answered_in_one_request(console, device, socket)
     assert answer.status_code == 200, answer.json()
     assert answer.json()["result"] == {"data": ["t1"]}
     assert reads == []
@@ -206,20 +202,10 @@ async def test_a_command_sent_and_waited_for_while_the_layer_is_away_is_still_an
 ):
     device, token = paired
     socket, _welcome = await connect_agent(token)
-
-    async def layer_down(*args):
-        raise ConnectionError("the channel layer is down")
-
     layer = get_channel_layer()
     monkeypatch.setattr(layer, "group_add", layer_down)
     monkeypatch.setattr(layer, "group_send", layer_down)
-    agent = asyncio.create_task(answer_when_asked(socket, {"data": ["t1"]}))
-    answer = await console.post(
-        f"{commands_url(device)}?wait=5",
-        {"name": "listSessions", "params": {}},
-        content_type="application/json",
-    )
-    await agent
+    answer = await answered_in_one_request(console, device, socket)
     assert answer.status_code == 200, answer.json()
     assert answer.json()["result"] == {"data": ["t1"]}
     monkeypatch.undo()
